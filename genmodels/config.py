@@ -1,0 +1,77 @@
+"""Typed, validated configs: frozen dataclasses whose field metadata gives the allowed range.
+
+Field metadata keys: "min", "max" (numbers), "choices" (strings), "help", "log" (a
+log-scale slider in the UI). `build_config` turns user strings (CLI flags, URL
+query values, widgets) into a config, with a UserError that names the bad field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = field(default=2000, metadata={"min": 1, "max": 1_000_000, "help": "training rounds"})
+    batch_size: int = field(default=256, metadata={"min": 1, "max": 8192, "help": "samples per step"})
+    lr: float = field(default=1e-3, metadata={"min": 1e-6, "max": 1.0, "log": True, "help": "learning rate"})
+    seed: int = field(default=0, metadata={"min": 0, "max": 2**31 - 1, "help": "seed of data and weights"})
+
+
+def field_type(f: dataclasses.Field) -> type:
+    """The Python type of a field, resolving string annotations of `from __future__ import annotations`."""
+    t = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}[f.type]
+    return t
+
+
+def coerce(f: dataclasses.Field, value: Any) -> Any:
+    """One value for field f, converted from a string or number and checked against its metadata."""
+    t, meta = field_type(f), f.metadata
+    try:
+        v = _convert(t, value)
+    except (TypeError, ValueError, OverflowError, KeyError):
+        raise UserError(f"{f.name} must be {t.__name__}, got {value!r}") from None
+    if t is float and not math.isfinite(v):
+        raise UserError(f"{f.name} must be a finite number, got {value!r}")
+    if "min" in meta and v < meta["min"] or "max" in meta and v > meta["max"]:
+        raise UserError(f"{f.name} = {v} is outside the allowed range [{meta.get('min')}, {meta.get('max')}]")
+    if "choices" in meta and v not in meta["choices"]:
+        raise UserError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+    return v
+
+
+def _convert(t: type, value: Any) -> Any:
+    if t is bool and not isinstance(value, bool):
+        words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+        return words[str(value).lower()]
+    if t is int:
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError(value)
+        return int(number)
+    return t(value)
+
+
+def build_config(cls: type, values: dict[str, Any] | None = None):
+    """cls(**values) with each value coerced and range-checked; unknown keys are an error."""
+    values = values or {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise UserError(f"unknown setting {sorted(unknown)[0]!r}; {cls.__name__} has {', '.join(fields)}")
+    return cls(**{k: coerce(fields[k], v) for k, v in values.items()})
+
+
+def to_dict(config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def changed(config) -> dict[str, Any]:
+    """The fields that differ from the defaults (short share URLs)."""
+    default = type(config)()
+    return {k: v for k, v in to_dict(config).items() if getattr(default, k) != v}

@@ -1,0 +1,75 @@
+"""The one model interface shared by every family (flows, VAEs, GANs).
+
+A model is built from a frozen config dataclass and the data dimension. The
+trainer only needs `phases`, `configure_optimizers`, `loss` and `after_step`;
+the app and the metrics use `sample`, `log_prob` (where exact) and `visuals`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimiser's turn in a training round, e.g. the critic's n_critic steps of a GAN."""
+
+    name: str
+    repeats: int = 1
+
+
+class GenerativeModel(nn.Module):
+    """Base class. Subclasses set `family`, `Config` and implement `loss` and `sample`."""
+
+    family: ClassVar[str]
+    Config: ClassVar[type]
+
+    def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
+        super().__init__()
+        self.config = config
+        self.dim = dim
+        self.shape = shape or (dim,)
+
+    # -- training -------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        """The optimiser turns of one training round; one turn for likelihood models."""
+        return [Phase("model")]
+
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """One optimiser per phase name."""
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
+        """Scalars to log; the trainer minimises the entry 'loss'."""
+        raise NotImplementedError
+
+    def after_step(self, phase: str) -> None:
+        """Hook after an optimiser step (e.g. WGAN weight clipping)."""
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation (e.g. ActNorm) before the first step."""
+
+    # -- using the model -------------------------------------------------------------
+    def sample(self, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x) in nats, where the family has it."""
+        raise NotImplementedError(f"{type(self).__name__} has no exact log-likelihood")
+
+    @property
+    def has_log_prob(self) -> bool:
+        return type(self).log_prob is not GenerativeModel.log_prob
+
+    def visuals(self, grid: torch.Tensor) -> dict[str, np.ndarray]:
+        """Arrays for the family's plots, given a (G*G, 2) grid over the 2D data (empty for images)."""
+        return {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

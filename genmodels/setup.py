@@ -1,0 +1,94 @@
+"""A Setup is everything that defines a run: dataset, model, model config, training config.
+
+It round-trips through flat string dicts (URL query parameters, CLI flags), so a
+share URL reproduces the exact run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import TrainConfig, build_config, changed, to_dict
+from .data import DATASETS, Dataset, load_dataset
+from .errors import UserError
+from .models import MODELS, GenerativeModel
+
+DEFAULT_DATA, DEFAULT_MODEL = "moons", "realnvp"
+
+
+@dataclass(frozen=True)
+class Setup:
+    data: str = DEFAULT_DATA
+    model: str = DEFAULT_MODEL
+    model_config: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.model_config is None:
+            object.__setattr__(self, "model_config", MODELS[self.model].Config())
+
+    def load_data(self) -> Dataset:
+        return load_dataset(self.data, self.train.seed)
+
+    def build_model(self, data: Dataset) -> GenerativeModel:
+        return MODELS[self.model](self.model_config, data.dim, data.shape)
+
+    def to_query(self) -> dict[str, str]:
+        """Only what differs from the defaults, as strings."""
+        q = {"data": self.data, "model": self.model}
+        q.update({k: str(v) for k, v in changed(self.train).items()})
+        q.update({k: str(v) for k, v in changed(self.model_config).items()})
+        return q
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "model": self.model, "train": to_dict(self.train),
+                "model_config": to_dict(self.model_config)}
+
+    @classmethod
+    def parse(cls, query: dict[str, str]) -> tuple[Setup, list[str]]:
+        """A Setup from query values, skipping (and reporting) every bad one."""
+        problems: list[str] = []
+        data = query.get("data", DEFAULT_DATA)
+        if data not in DATASETS:
+            problems.append(f"unknown dataset {data!r}")
+            data = DEFAULT_DATA
+        model = query.get("model", DEFAULT_MODEL)
+        if model not in MODELS:
+            problems.append(f"unknown model {model!r}")
+            model = DEFAULT_MODEL
+        rest = {k: v for k, v in query.items() if k not in ("data", "model")}
+        train = _lenient(TrainConfig, rest, problems)
+        model_config = _lenient(MODELS[model].Config, rest, problems)
+        for key in set(rest) - _names(TrainConfig) - _names(MODELS[model].Config):
+            problems.append(f"unknown setting {key!r}")
+        return cls(data, model, model_config, train), problems
+
+    @classmethod
+    def from_query(cls, query: dict[str, str]) -> Setup:
+        """Like `parse`, but any bad value is an error."""
+        setup, problems = cls.parse(query)
+        if problems:
+            raise UserError(problems[0])
+        return setup
+
+    def replace(self, **changes) -> Setup:
+        return dataclasses.replace(self, **changes)
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _lenient(cls: type, values: dict[str, str], problems: list[str]):
+    good = {}
+    for key in _names(cls) & set(values):
+        try:
+            build_config(cls, {key: values[key]})
+            good[key] = values[key]
+        except UserError as e:
+            problems.append(str(e))
+    return build_config(cls, good)
