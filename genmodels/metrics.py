@@ -22,4 +22,6 @@ def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float]:
     out: dict[str, float] = {}
     if model.has_log_prob:
         out["test_nll"] = test_nll(model, x)
+    with torch.no_grad():
+        out.update(model.metrics(x))
     return out

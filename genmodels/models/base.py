@@ -66,7 +66,11 @@ class GenerativeModel(nn.Module):
     def has_log_prob(self) -> bool:
         return type(self).log_prob is not GenerativeModel.log_prob
 
-    def visuals(self, grid: torch.Tensor) -> dict[str, np.ndarray]:
+    def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
+        """Family-specific held-out metrics for `train --json` (e.g. a VAE's test_elbo)."""
+        return {}
+
+    def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         """Arrays for the family's plots, given a (G*G, 2) grid over the 2D data (empty for images)."""
         return {}
 
