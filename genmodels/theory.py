@@ -1,7 +1,8 @@
 """Known-density theory for the GAN views, computed from a snapshot's samples and the dataset.
 
 The model never sees the data density, so these live beside it: the app calls
-`gan_overlay` and `timeline_curves` on `snap.visuals` (once per new visuals step).
+`gan_overlay` on `snap.visuals` (once per new visuals step) and `sample_quality` on each
+timeline entry (once per entry), which makes the mode-coverage and JS curves over training.
 
 Optimal discriminator (course notes, "Loss function and Jensen-Shannon divergence"):
     D*(x) = p(x) / (p(x) + p_g(x)),   and   π[log D*] + p_g[log(1 - D*)] = 2 JS(p, p_g) - log 4,
@@ -21,6 +22,7 @@ from .metrics import histogram_divergences, histogram_edges, mode_coverage
 
 KDE_BANDWIDTHS = np.geomspace(0.005, 2.0, 12)  # candidates, in data units
 N_KDE, N_OVERLAY_DATA = 1000, 1000
+LOG_NEGLIGIBLE = math.log(1e-3)
 
 
 def kde_log_prob(x: np.ndarray, centres: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -41,7 +43,8 @@ def optimal_discriminator(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     return np.exp(log_p - np.logaddexp(log_p, log_q))
 
 
-def js_at_optimum(log_p_real: np.ndarray, log_q_real: np.ndarray, log_p_fake: np.ndarray, log_q_fake: np.ndarray) -> float:
+def js_at_optimum(log_p_real: np.ndarray, log_q_real: np.ndarray, log_p_fake: np.ndarray, log_q_fake: np.ndarray
+                  ) -> float:
     """JS(p, q) = log 2 + ½ (E_p log D*(x) + E_q log(1 - D*(x))): the notes' value of the game at D*.
 
     Monte Carlo over data points (log p, log q at x ~ p) and fake points (at x ~ q).
@@ -53,6 +56,10 @@ def js_at_optimum(log_p_real: np.ndarray, log_q_real: np.ndarray, log_p_fake: np
 
 def gan_overlay(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
     """D* on the plot grid and the JS estimate, where the data density is known (else empty).
+
+    D* = p / (p + q) is 0/0 where neither density has mass; there (p and q both below
+    exp(LOG_NEGLIGIBLE) = 1e-3 per unit area) it is NaN, drawn blank, rather than the
+    ratio of two vanishing tails.
 
     The fixed-z samples are split in two: the KDE is fitted on the first half and its
     bandwidth chosen, and the JS expectation over fakes taken, on the second.
@@ -67,21 +74,19 @@ def gan_overlay(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.n
     x_real = data.test[:N_OVERLAY_DATA].astype(np.float64)
     js = js_at_optimum(data.log_prob(x_real), kde_log_prob(x_real, fit, h),
                        data.log_prob(held_out), kde_log_prob(held_out, fit, h))
-    d_star = optimal_discriminator(data.log_prob(grid), kde_log_prob(grid, fit, h))
+    log_p, log_q = data.log_prob(grid), kde_log_prob(grid, fit, h)
+    d_star = np.where(np.maximum(log_p, log_q) < LOG_NEGLIGIBLE, np.nan, optimal_discriminator(log_p, log_q))
     return {"d_star": d_star, "js_estimate": np.array(js), "kde_bandwidth": np.array(h)}
 
 
-def timeline_curves(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
-    """Per timeline entry: histogram kl / reverse_kl / js against the held-out data (2D), and on
-    mixtures the number of covered modes and the high-quality fraction."""
-    if "timeline" not in visuals or data.dim != 2:
+def sample_quality(x: np.ndarray, data: Dataset) -> dict[str, float]:
+    """For one set of 2D samples: histogram kl / reverse_kl / js against the held-out data, and on
+    mixtures the covered modes (of `total`) and the high-quality fraction; empty for images."""
+    if data.dim != 2:
         return {}
     x_data = data.test.astype(np.float64)
-    edges = histogram_edges(x_data)
-    rows = [histogram_divergences(x_data, x.astype(np.float64), edges) for x in visuals["timeline"]]
-    out = {"step": visuals["timeline_step"], **{k: np.array([r[k] for r in rows]) for k in rows[0]}}
+    out = histogram_divergences(x_data, x.astype(np.float64), histogram_edges(x_data))
     if data.mixture is not None:
-        coverage = [mode_coverage(x, data.mixture) for x in visuals["timeline"]]
-        out["modes"] = np.array([int(c.sum()) for c, _ in coverage])
-        out["high_quality"] = np.array([hq for _, hq in coverage])
+        covered, high_quality = mode_coverage(x, data.mixture)
+        out.update(modes=float(covered.sum()), total=float(len(covered)), high_quality=high_quality)
     return out

@@ -19,7 +19,7 @@ from genmodels.metrics import (
     sample_metrics,
     sliced_wasserstein,
 )
-from genmodels.theory import timeline_curves
+from genmodels.theory import sample_quality
 
 
 def rng(seed=0):
@@ -135,13 +135,14 @@ def test_sample_metrics_of_data_itself_on_ring8():
         assert perfect[key] < collapsed[key] / 5
 
 
-def test_timeline_curves_follow_the_samples():
+def test_sample_quality_of_collapsed_and_perfect_samples():
     from genmodels.data import load_dataset
 
     data = load_dataset("ring8")
-    timeline = np.stack([np.repeat(RING8.centres[:1], 2500, axis=0), RING8.sample(2500, rng(2))])
-    curves = timeline_curves({"timeline": timeline, "timeline_step": np.array([0, 10])}, data)
-    assert list(curves["modes"]) == [1, 8] and curves["js"][0] > curves["js"][1]
+    collapsed = sample_quality(np.repeat(RING8.centres[:1], 2500, axis=0), data)
+    perfect = sample_quality(RING8.sample(2500, rng(2)), data)
+    assert (collapsed["modes"], perfect["modes"], perfect["total"]) == (1, 8, 8)
+    assert collapsed["js"] > 10 * perfect["js"]
 
 
 def test_evaluate_reports_swd_for_a_flow():

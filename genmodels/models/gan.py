@@ -38,6 +38,7 @@ N_ARROWS = 64  # fake points that get generator-gradient arrows
 N_IMAGES, N_TIMELINE_IMAGES = 64, 16
 MANIFOLD_LINES, MANIFOLD_POINTS, MANIFOLD_RANGE = 11, 100, 3.0
 TIMELINE_CAPACITY, TIMELINE_INTERVAL = 64, 10
+LR = {"min": 1e-6, "max": 1e-1, "log": True}
 
 
 # -- networks --------------------------------------------------------------------------------
@@ -58,7 +59,10 @@ def conv_generator(latent_dim: int, shape: tuple[int, ...], width: int) -> nn.Se
 
 
 def conv_critic(shape: tuple[int, ...], width: int) -> nn.Sequential:
-    """Two stride-2 convolutions with leaky ReLU, then a linear score. No batch norm (it breaks the gradient penalty)."""
+    """Two stride-2 convolutions with leaky ReLU, then a linear score.
+
+    No batch norm: it couples the samples of a batch, which breaks the per-sample gradient penalty.
+    """
     c, h, w = shape
     return nn.Sequential(
         nn.Unflatten(1, shape),
@@ -74,12 +78,16 @@ def build_nets(config, dim: int, shape: tuple[int, ...]) -> tuple[nn.Module, nn.
         return (mlp(config.latent_dim, dim, config.g_hidden, config.depth),
                 mlp(dim, 1, config.d_hidden, config.depth, leaky_relu))
     if shape[1] % 4 or shape[2] % 4:
-        raise UserError(f"GAN image networks need height and width divisible by 4; the images are {shape[1]}x{shape[2]}")
+        raise UserError(
+            f"GAN image networks need height and width divisible by 4; the images are {shape[1]}x{shape[2]}")
     return conv_generator(config.latent_dim, shape, config.channels), conv_critic(shape, config.channels)
 
 
 def gradient_penalty(critic: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """E[(‖∇_x f(x̂)‖ - 1)²] at x̂ = eps x_real + (1 - eps) x_fake, eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""
+    """E[(‖∇_x f(x̂)‖ - 1)²] at x̂ = eps x_real + (1 - eps) x_fake, eps ~ U[0, 1] per sample.
+
+    Gulrajani et al. 2017, eq. 3 (without λ).
+    """
     x_hat = (eps[:, None] * x_real + (1 - eps[:, None]) * x_fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
@@ -116,14 +124,14 @@ class Timeline:
 class GANConfig:
     """Fields every objective shares. The trainer's `lr` is not used: G and D have their own."""
 
-    latent_dim: int = field(default=2, metadata={"min": 1, "max": 256, "help": "dimension of z (1 or 2 show the manifold)"})
+    latent_dim: int = field(default=2, metadata={"min": 1, "max": 256, "help": "dimension of z (manifold: z_1, z_2)"})
     g_hidden: int = field(default=128, metadata={"min": 4, "max": 1024, "help": "generator MLP width (points)"})
     d_hidden: int = field(default=128, metadata={"min": 4, "max": 1024, "help": "critic MLP width (points)"})
     depth: int = field(default=3, metadata={"min": 1, "max": 6, "help": "hidden layers of both MLPs (points)"})
-    channels: int = field(default=32, metadata={"min": 4, "max": 256, "help": "channels of the first conv layer (images)"})
+    channels: int = field(default=32, metadata={"min": 4, "max": 256, "help": "first conv layer's channels (images)"})
     n_critic: int = field(default=1, metadata={"min": 1, "max": 20, "help": "critic steps per generator step"})
-    lr_g: float = field(default=2e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "generator learning rate"})
-    lr_d: float = field(default=2e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "critic learning rate"})
+    lr_g: float = field(default=2e-4, metadata={**LR, "help": "generator learning rate"})
+    lr_d: float = field(default=2e-4, metadata={**LR, "help": "critic learning rate"})
     beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999, "help": "Adam β1 of both networks"})
     beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.9999, "help": "Adam β2 of both networks"})
 
@@ -140,9 +148,10 @@ class WGANConfig(GANConfig):
     """Arjovsky et al.'s Algorithm 1 uses RMSprop (no β), lr 5e-5, clip 0.01, n_critic 5; lr is larger here for 2D."""
 
     n_critic: int = field(default=5, metadata={"min": 1, "max": 20, "help": "critic steps per generator step"})
-    lr_g: float = field(default=1e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "generator learning rate"})
-    lr_d: float = field(default=1e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "critic learning rate"})
-    clip: float = field(default=0.01, metadata={"min": 1e-4, "max": 10.0, "log": True, "help": "critic weights are clipped to [-clip, clip]"})
+    lr_g: float = field(default=1e-4, metadata={**LR, "help": "generator learning rate"})
+    lr_d: float = field(default=1e-4, metadata={**LR, "help": "critic learning rate"})
+    clip: float = field(default=0.01, metadata={
+        "min": 1e-4, "max": 10.0, "log": True, "help": "critic weights kept in [-clip, clip]"})
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,8 @@ class WGANGPConfig(GANConfig):
     """Gulrajani et al.'s Algorithm 1: λ = 10, n_critic = 5, Adam lr 1e-4, β = (0.5, 0.9)."""
 
     n_critic: int = field(default=5, metadata={"min": 1, "max": 20, "help": "critic steps per generator step"})
-    lr_g: float = field(default=1e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "generator learning rate"})
-    lr_d: float = field(default=1e-4, metadata={"min": 1e-6, "max": 1e-1, "log": True, "help": "critic learning rate"})
+    lr_g: float = field(default=1e-4, metadata={**LR, "help": "generator learning rate"})
+    lr_d: float = field(default=1e-4, metadata={**LR, "help": "critic learning rate"})
     beta2: float = field(default=0.9, metadata={"min": 0.0, "max": 0.9999, "help": "Adam β2 of both networks"})
     gp_lambda: float = field(default=10.0, metadata={"min": 0.0, "max": 1000.0, "help": "gradient penalty weight λ"})
 
@@ -190,7 +199,8 @@ class GAN(GenerativeModel):
         """What the heatmap shows: D(x) = σ(l) for the classifier objectives, the raw score otherwise."""
         return torch.sigmoid(d)
 
-    def d_diagnostics(self, d_real: torch.Tensor, d_fake: torch.Tensor, loss_d: torch.Tensor) -> dict[str, torch.Tensor]:
+    def d_diagnostics(self, d_real: torch.Tensor, d_fake: torch.Tensor, loss_d: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
         """JS lower bound of the current critic: log 2 - ℓ/2 ≤ JS(p, p_g), with equality at D*."""
         return {"js_bound": math.log(2) - loss_d / 2}
 
@@ -202,6 +212,11 @@ class GAN(GenerativeModel):
     def optimal_critic(cls, config, d_star: np.ndarray) -> np.ndarray | None:
         """The optimal `critic_value` given D* = p / (p + p_g), or None without a closed form."""
         return d_star
+
+    @classmethod
+    def critic_range(cls, config) -> tuple[float, float] | None:
+        """The range of the optimal critic (a fixed colour scale for the heatmaps), or None if unbounded."""
+        return (0.0, 1.0)
 
     # -- training ----------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -320,6 +335,10 @@ class LSGAN(GAN):
         """d* = (b p + a p_g) / (p + p_g) = a + (b - a) D*."""
         return config.a + (config.b - config.a) * d_star
 
+    @classmethod
+    def critic_range(cls, config):
+        return (min(config.a, config.b), max(config.a, config.b))
+
 
 class WassersteinGAN(GAN):
     """The Wasserstein loss pair shared by WGAN and WGAN-GP (the notes' "Wasserstein GAN").
@@ -348,6 +367,10 @@ class WassersteinGAN(GAN):
     def optimal_critic(cls, config, d_star) -> None:
         """None: the optimal critic is a Kantorovich potential, with no pointwise formula in p and p_g."""
 
+    @classmethod
+    def critic_range(cls, config) -> None:
+        """None: the critic is unbounded (only its slope is controlled)."""
+
 
 class WGAN(WassersteinGAN):
     """Weight clipping keeps the critic Lipschitz (Arjovsky et al. 2017, Algorithm 1)."""
@@ -369,7 +392,8 @@ class WGAN(WassersteinGAN):
 
 
 class WGANGP(WassersteinGAN):
-    """A gradient penalty keeps the critic Lipschitz (Gulrajani et al. 2017; the notes' "Stability with gradient penalty")."""
+    """A gradient penalty keeps the critic Lipschitz (Gulrajani et al. 2017; the notes' "Stability with
+    gradient penalty")."""
 
     Config = WGANGPConfig
 

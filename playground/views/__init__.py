@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import flow
+from . import flow, gan
 
 VIEWS = {
     "flow": flow.draw,
+    "gan": gan.draw,
 }
