@@ -180,7 +180,7 @@ def test_gradient_penalty_on_a_linear_critic_is_norm_of_w_minus_one_squared():
 def test_gradient_penalty_is_taken_at_the_interpolates():
     """For f(x) = ½‖x‖², ∇f(x̂) = x̂ = eps x_real + (1 - eps) x_fake."""
     x_real, x_fake, eps = torch.randn(6, 2), torch.randn(6, 2), torch.rand(6)
-    gp = float(gradient_penalty(lambda x: 0.5 * (x**2).sum(1), x_real, x_fake, eps))
+    gp = gradient_penalty(lambda x: 0.5 * (x**2).sum(1), x_real, x_fake, eps).item()
     x_hat = eps[:, None] * x_real + (1 - eps[:, None]) * x_fake
     assert gp == pytest.approx(float(((x_hat.norm(dim=1) - 1) ** 2).mean()))
 

@@ -21,6 +21,7 @@ from .. import figures
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session
+IMAGE_WIDTH = 320  # pixels
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -137,15 +138,13 @@ def draw_timeline(v, data, curves) -> None:
 
 
 def timeline_index(steps: list[int]) -> int:
-    """A slider over the recorded G steps that follows the newest one unless moved back."""
-    key, last_key = "gan_timeline", "gan_timeline_last"
-    if st.session_state.get(key) not in steps or st.session_state.get(key) == st.session_state.get(last_key):
-        st.session_state[key] = steps[-1]
-    st.session_state[last_key] = steps[-1]
+    """A slider over the recorded entries: 0 is the newest, -k is k entries back."""
     if len(steps) == 1:
         return 0
-    chosen = st.select_slider("timeline: G step (past samples, kept at most 64)", options=steps, key=key)
-    return steps.index(chosen)
+    key = "gan_timeline"
+    st.session_state[key] = max(st.session_state.get(key, 0), 1 - len(steps))  # entries may have been thinned
+    back = st.slider("timeline: entries back from the newest (at most 64 kept)", 1 - len(steps), 0, key=key)
+    return len(steps) - 1 + back
 
 
 # -- cached theory (known density) --------------------------------------------------------------------
@@ -178,9 +177,16 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
     if "images" not in v:
         return
     left, right = st.columns(2)
-    left.image(figures.image_grid(v["images"], data.shape, columns=8), caption="G(z) for 64 fixed z", clamp=True)
+    left.image(enlarged(figures.image_grid(v["images"], data.shape, columns=8)), caption="G(z) for 64 fixed z",
+               clamp=True, width=IMAGE_WIDTH)
     steps = [int(s) for s in v["timeline_step"]]
     with right:
         k = timeline_index(steps)
-        st.image(figures.image_grid(v["timeline"][k], data.shape, columns=8),
-                 caption=f"16 fixed z at G step {steps[k]}", clamp=True)
+        st.image(enlarged(figures.image_grid(v["timeline"][k], data.shape, columns=8)),
+                 caption=f"16 fixed z at G step {steps[k]}", clamp=True, width=IMAGE_WIDTH)
+
+
+def enlarged(picture: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """Nearest-neighbour upscaling, so 8x8 digits stay crisp instead of a 64-pixel thumbnail."""
+    f = max(1, width // picture.shape[1])
+    return np.repeat(np.repeat(picture, f, 0), f, 1)
