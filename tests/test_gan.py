@@ -243,7 +243,7 @@ def test_wgan_clips_critic_weights_after_d_steps():
     opt = model.configure_optimizers(0.0)
     assert isinstance(opt["D"], torch.optim.RMSprop)
     one_step(model, opt, "D")
-    assert max(float(p.abs().max()) for p in model.critic_net.parameters()) <= 0.005
+    assert max(p.abs().max().item() for p in model.critic_net.parameters()) <= 0.005
     assert WGANGP(WGANGP.Config(), 2).phases()[0].repeats == 5
 
 

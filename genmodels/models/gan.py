@@ -22,6 +22,7 @@ D*(x) = p(x) / (p(x) + p_g(x)), i.e. l* = log p - log p_g, where -ℓ(g, D*) = 2
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,7 +84,8 @@ def build_nets(config, dim: int, shape: tuple[int, ...]) -> tuple[nn.Module, nn.
     return conv_generator(config.latent_dim, shape, config.channels), conv_critic(shape, config.channels)
 
 
-def gradient_penalty(critic: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, x_fake: torch.Tensor,
+                     eps: torch.Tensor) -> torch.Tensor:
     """E[(‖∇_x f(x̂)‖ - 1)²] at x̂ = eps x_real + (1 - eps) x_fake, eps ~ U[0, 1] per sample.
 
     Gulrajani et al. 2017, eq. 3 (without λ).
@@ -239,7 +241,8 @@ class GAN(GenerativeModel):
         z = torch.randn(len(x), self.config.latent_dim, device=x.device)
         if phase == "G":
             return {"loss": self.g_loss(self.critic(self.generate(z)))}
-        x_fake = self.generate(z).detach()
+        with torch.no_grad():
+            x_fake = self.generate(z)
         d_real, d_fake = self.critic(x), self.critic(x_fake)
         loss_d = self.d_loss(d_real, d_fake)
         out = {"real": self.critic_value(d_real).mean(), "fake": self.critic_value(d_fake).mean(),
