@@ -28,6 +28,23 @@ class Transform(nn.Module):
         """z = g^{-1}(x) and log |det ∂z/∂x| per sample."""
         raise NotImplementedError
 
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation from the inputs `inverse` will see (e.g. ActNorm)."""
+
+
+class Inverse(Transform):
+    """g^{-1} as a layer: forward and inverse swap roles (a MAF layer is an inverted IAF layer)."""
+
+    def __init__(self, transform: Transform):
+        super().__init__()
+        self.transform = transform
+
+    def forward(self, z):
+        return self.transform.inverse(z)
+
+    def inverse(self, x):
+        return self.transform(x)
+
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) summed over the last dimension."""
