@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .iaf import IAF
+from .maf import MAF
+from .nsf import NSF
 from .realnvp import RealNVP
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
+    "maf": MAF,
+    "iaf": IAF,
+    "nsf": NSF,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]
