@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .glow import Glow
 from .iaf import IAF
 from .maf import MAF
 from .nsf import NSF
@@ -12,6 +13,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
     "maf": MAF,
     "iaf": IAF,
+    "glow": Glow,
     "nsf": NSF,
 }
 
