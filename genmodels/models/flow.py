@@ -146,6 +146,7 @@ class Flow(GenerativeModel):
         z = torch.randn(n, self.dim, device=self.device)
         return self.quantise(self.transform_stages(z)[-1])
 
+    @torch.no_grad()
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
         """Images: test_nll (nats per image) and test_bpd from one and the same dequantisation draw."""
         if self.levels is None:

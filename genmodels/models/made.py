@@ -9,18 +9,22 @@ sigmoid parametrisation):
     g(u)_i = σ_i u_i + (1 − σ_i) m_i,   σ_i = sigmoid(s_i(u_{<i})),   m_i = m_i(u_{<i}),
     g^{-1}(y)_i = (y_i − (1 − σ_i) m_i) / σ_i,
     log |det ∂g/∂u| = Σ_i log σ_i   (the Jacobian is triangular in the chosen order).
-g needs one MADE pass; g^{-1} needs d sequential passes, since σ_i and m_i depend on the
+g needs one MADE pass; g^{-1} needs D sequential passes, since σ_i and m_i depend on the
 u_{<i} being solved for. Which direction is cheap decides the flow: IAF puts g on the
 sampling side (z → x), MAF on the density side (x → z).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .flow import Transform
+
+GATE_BOUND = 5.0  # s = B·tanh(net/B) keeps σ ≥ sigmoid(−B) ≈ 0.007: the inverse grows at most ~150× per layer
 
 
 class MaskedLinear(nn.Linear):
@@ -42,7 +46,8 @@ class MADE(nn.Module):
     Degrees follow Germain et al. (2015, eq. 12-13): input i has degree r_i ∈ {1..D} (its rank
     in `order`), hidden unit k has degree m_k ∈ {1..D−1} (assigned cyclically), a hidden unit
     sees the inputs with r_j ≤ m_k, and output i sees the hidden units with m_k < r_i.
-    An optional context (N, context) feeds every first-layer unit (IAF's encoder state h).
+    An optional context (N, context) feeds every first-layer unit (IAF's encoder state h), so
+    every output but those of the first dimension in `order` (which are constants) sees it.
     """
 
     def __init__(self, order: torch.Tensor, hidden: int, depth: int = 2, outputs: int = 2, context: int = 0):
@@ -80,7 +85,9 @@ class GatedAutoregressive(Transform):
     z → x is one pass and log q(x) needs D passes. `Inverse(GatedAutoregressive(...))` is a
     MAF layer: log p(x) is one pass, sampling needs D passes.
     At initialisation m = 0 and σ = sigmoid(gate_bias) everywhere (Kingma et al.'s forget-gate
-    bias: close to the identity, a mild contraction).
+    bias: close to the identity, a mild contraction). The pre-sigmoid gate is softly bounded,
+    s = B·tanh(MADE(u)/B): without it a ReLU network extrapolates s → −∞ far from the data
+    and the D-pass inverse overflows (u_i = y_i/σ_i grows exponentially from pass to pass).
     """
 
     def __init__(self, order: torch.Tensor, hidden: int, depth: int = 2, context: int = 0, gate_bias: float = 2.0):
@@ -88,13 +95,13 @@ class GatedAutoregressive(Transform):
         self.made = MADE(order, hidden, depth, outputs=2, context=context)
         nn.init.zeros_(self.made.out.weight)
         with torch.no_grad():
-            self.made.out.bias.view(2, -1)[0].fill_(gate_bias)
+            self.made.out.bias.view(2, -1)[0].fill_(GATE_BOUND * math.atanh(gate_bias / GATE_BOUND))
             self.made.out.bias.view(2, -1)[1].zero_()
 
     def gate_and_shift(self, u: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The pre-sigmoid gate s(u_{<i}) and the shift m(u_{<i}), each (N, D)."""
         s, m = self.made(u, context).unbind(1)
-        return s, m
+        return GATE_BOUND * torch.tanh(s / GATE_BOUND), m
 
     def forward(self, u: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """y = g(u) and log |det ∂y/∂u| = Σ log σ, in one pass."""
@@ -103,9 +110,13 @@ class GatedAutoregressive(Transform):
         return sigma * u + torch.sigmoid(-s) * m, F.logsigmoid(s).sum(-1)
 
     def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """u = g^{-1}(y) and log |det ∂u/∂y| = −Σ log σ: after pass k the first k dims in `order` are exact."""
+        """u = g^{-1}(y) and log |det ∂u/∂y| = −Σ log σ, solving one dimension per pass in `order`.
+
+        Dimensions not solved yet stay 0, so no pass ever sees a provisional (possibly huge) value.
+        """
         u = torch.zeros_like(y)
-        for _ in range(y.shape[-1]):
+        for i in self.made.order:
             s, m = self.gate_and_shift(u, context)
-            u = (y - torch.sigmoid(-s) * m) * torch.exp(-F.logsigmoid(s))
-        return u, -F.logsigmoid(s).sum(-1)
+            u_i = (y[:, i] - torch.sigmoid(-s[:, i]) * m[:, i]) * torch.exp(-F.logsigmoid(s[:, i]))
+            u = u.index_copy(1, i.view(1), u_i[:, None])
+        return u, -F.logsigmoid(s).sum(-1)  # the last pass saw every u_j that any σ_i depends on

@@ -43,8 +43,12 @@ def knots(unnormalised: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch
 
 
 def rational_quadratic(
-    x: torch.Tensor, widths: torch.Tensor, heights: torch.Tensor, derivatives: torch.Tensor,
-    bound: float, inverse: bool = False,
+    x: torch.Tensor,
+    widths: torch.Tensor,
+    heights: torch.Tensor,
+    derivatives: torch.Tensor,
+    bound: float,
+    inverse: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The spline of the module docstring (or its inverse) elementwise, with log |dy/dx| (or log |dx/dy|).
 
@@ -73,9 +77,7 @@ def rational_quadratic(
         y = yk + h * (s * xi**2 + d0 * xi * (1 - xi)) / (s + delta * xi * (1 - xi))
     one_minus = xi * (1 - xi)
     log_slope = (
-        2 * s.log()
-        + (d1 * xi**2 + 2 * s * one_minus + d0 * (1 - xi) ** 2).log()
-        - 2 * (s + delta * one_minus).log()
+        2 * s.log() + (d1 * xi**2 + 2 * s * one_minus + d0 * (1 - xi) ** 2).log() - 2 * (s + delta * one_minus).log()
     )
     log_det = -log_slope if inverse else log_slope
     return torch.where(inside, y, x), torch.where(inside, log_det, torch.zeros_like(log_det))
@@ -91,6 +93,7 @@ class SplineCoupling(Transform):
         self.bins, self.bound = bins, bound
         self.net = mlp(dim, dim * (3 * bins - 1), hidden, depth)
         nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
         with torch.no_grad():  # uniform bins and unit interior derivatives: the identity
             self.net[-1].bias.view(dim, 3 * bins - 1)[:, 2 * bins :].fill_(IDENTITY_DERIVATIVE)
 
