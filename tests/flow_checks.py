@@ -1,4 +1,4 @@
-"""Independent checks shared by the flow tests: autograd Jacobians and grid integrals."""
+"""Helpers for the transform tests: autograd log-dets and perturbed (non-identity) parameters."""
 
 from __future__ import annotations
 
@@ -19,13 +19,3 @@ def randomise(module: torch.nn.Module, scale: float, seed: int = 0) -> torch.nn.
     for p in module.parameters():
         p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
     return module
-
-
-@torch.no_grad()
-def grid_integral(log_prob, half_width: float = 10.0, points: int = 400) -> float:
-    """∫ exp(log p) over the square [−w, w]² by the midpoint rule (float64)."""
-    step = 2 * half_width / points
-    ticks = torch.arange(points, dtype=torch.float64) * step - half_width + step / 2
-    grid = torch.stack(torch.meshgrid(ticks, ticks, indexing="ij"), -1).reshape(-1, 2)
-    density = torch.cat([log_prob(b).exp() for b in grid.split(20_000)])
-    return float(density.sum() * step**2)

@@ -1,72 +1,79 @@
-"""Laws every registered flow must obey on 2D data, in one parametrised test per law.
+"""Laws every registered flow obeys: exact log-dets (vs autograd Jacobians), inverses, normalisation."""
 
-- log |det ∂z/∂x| of `to_base` equals log |det| of the autograd Jacobian (float64, rtol 1e-5);
-- inverse(forward(z)) ≈ z;
-- ∫ exp(log p) over a wide grid ≈ 1 ± 0.02, at random parameters and after 200 training steps.
-Models are built small (4 layers, width 32, where they have those fields) to keep this fast.
-"""
-
-from __future__ import annotations
-
-import dataclasses
-
+import numpy as np
 import pytest
 import torch
-from flow_checks import autograd_log_det, grid_integral, randomise
 
 from genmodels.config import TrainConfig
 from genmodels.data import load_dataset
 from genmodels.models import MODELS
-from genmodels.models.flow import run_forward
 from genmodels.train import Trainer
 
-FLOWS = sorted(name for name, cls in MODELS.items() if cls.family == "flow")
-SMALL = {"layers": 4, "hidden": 32}
-# Round-trip tolerance where a model's inverse is iterative; each entry says why.
-ROUND_TRIP_ATOL: dict[str, float] = {}
+FLOWS = [name for name, cls in MODELS.items() if cls.family == "flow"]
 
 
-def small_flow(name: str, dtype=torch.float64):
+def make(name: str, dim: int = 2, dtype=torch.float64):
+    """A flow with perturbed weights (many flows start as the identity)."""
     cls = MODELS[name]
-    names = {f.name for f in dataclasses.fields(cls.Config)}
-    torch.manual_seed(0)
-    return cls(cls.Config(**{k: v for k, v in SMALL.items() if k in names}), 2).to(dtype)
+    model = cls(cls.Config(), dim).to(dtype)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return load_dataset("moons", 0)
+def autograd_log_det(f, points: torch.Tensor) -> torch.Tensor:
+    """log |det ∂f/∂x| per point, from the full Jacobian by autograd."""
+    jac = [torch.autograd.functional.jacobian(lambda p: f(p[None])[0], p) for p in points]
+    return torch.stack([torch.linalg.slogdet(j)[1] for j in jac])
 
 
 @pytest.mark.parametrize("name", FLOWS)
 def test_log_det_matches_autograd_jacobian(name):
-    flow = randomise(small_flow(name), 0.2)
-    x = 1.5 * torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    flow = make(name)
+    x = torch.randn(16, 2, dtype=torch.float64) * 2
     _, log_det = flow.to_base(x)
-    torch.testing.assert_close(log_det, autograd_log_det(flow.to_base, x), rtol=1e-5, atol=1e-8)
+    expected = autograd_log_det(lambda p: flow.to_base(p)[0], x)
+    torch.testing.assert_close(log_det, expected, rtol=1e-5, atol=1e-8)
+    z = torch.randn(16, 2, dtype=torch.float64)
+    _, log_det_fwd = flow.from_base(z)
+    torch.testing.assert_close(log_det_fwd, autograd_log_det(lambda p: flow.from_base(p)[0], z), rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", FLOWS)
-def test_inverse_undoes_forward(name):
-    flow = randomise(small_flow(name), 0.2)
-    z = torch.randn(64, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    x, log_det_forward = run_forward(flow.transforms, z)
-    z_back, log_det_inverse = flow.to_base(x)
-    atol = ROUND_TRIP_ATOL.get(name, 1e-8)
-    torch.testing.assert_close(z_back, z, rtol=0, atol=atol)
-    torch.testing.assert_close(log_det_inverse, -log_det_forward, rtol=0, atol=max(atol, 1e-8))
+def test_inverse_of_forward_is_identity(name):
+    flow = make(name)
+    z = torch.randn(256, 2, dtype=torch.float64)
+    x, log_det = flow.from_base(z)
+    z_back, log_det_inv = flow.to_base(x)
+    torch.testing.assert_close(z_back, z, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(log_det_inv, -log_det, rtol=1e-6, atol=1e-6)
+
+
+def grid_mass(flow, half_width: float = 12.0, n: int = 300) -> float:
+    g = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
+    xy = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        p = torch.exp(flow.log_prob(xy.to(next(flow.parameters()).dtype))).double()
+    return float(p.sum() * (g[1] - g[0]) ** 2)
 
 
 @pytest.mark.parametrize("name", FLOWS)
-def test_density_integrates_to_one_at_random_parameters(name):
-    flow = randomise(small_flow(name), 0.1)
-    assert grid_integral(flow.log_prob) == pytest.approx(1, abs=0.02)
+def test_density_integrates_to_one_at_init_and_after_training(name):
+    flow = make(name, dtype=torch.float32)
+    assert grid_mass(flow) == pytest.approx(1.0, abs=0.02)
+    data = load_dataset("moons")
+    cls = MODELS[name]
+    trainer = Trainer(lambda: cls(cls.Config(), 2), data, TrainConfig(steps=200, batch_size=128), visual_interval=None)
+    trainer.run(200)
+    assert grid_mass(trainer.model) == pytest.approx(1.0, abs=0.02)
 
 
 @pytest.mark.parametrize("name", FLOWS)
-def test_density_integrates_to_one_after_training(name, moons):
-    trainer = Trainer(lambda: small_flow(name, torch.float32), moons, TrainConfig(steps=200), visual_interval=None)
-    snap = trainer.run(200)
-    assert snap.status == "done"
-    assert snap.history["loss"][-1, 1] < snap.history["loss"][0, 1]
-    assert grid_integral(trainer.model.double().log_prob) == pytest.approx(1, abs=0.02)
+def test_transform_stages_start_at_z_and_end_at_sample(name):
+    flow = make(name, dtype=torch.float32)
+    z = torch.randn(64, 2)
+    stages = flow.transform_stages(z)
+    torch.testing.assert_close(stages[0], z)
+    torch.testing.assert_close(stages[-1], flow.from_base(z)[0])
+    assert np.isfinite(flow.visuals(torch.zeros(4, 2))["log_density"]).all()

@@ -122,6 +122,10 @@ class Flow(GenerativeModel):
         """z = g^{-1}(x) and the summed log |det ∂z/∂x|."""
         return run_inverse(self.transforms, x)
 
+    def from_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x = g(z) and the summed log |det ∂x/∂z|."""
+        return run_forward(self.transforms, z)
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         z, log_det = self.to_base(self.dequantise(x))
         return standard_normal_log_prob(z) + log_det
@@ -143,8 +147,7 @@ class Flow(GenerativeModel):
         return stages
 
     def sample(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, self.dim, device=self.device)
-        return self.quantise(self.transform_stages(z)[-1])
+        return self.quantise(self.from_base(torch.randn(n, self.dim, device=self.device))[0])
 
     @torch.no_grad()
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
