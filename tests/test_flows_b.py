@@ -294,3 +294,19 @@ def test_cli_trains_each_flow(model, data, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert np.isfinite(result["test_nll"])
     assert (data == "digits") == ("test_bpd" in result)
+
+
+def test_app_shows_glow_samples_and_the_latent_of_each_scale():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "playground" / "app.py"), default_timeout=120)
+    app.query_params.update({"data": "digits", "model": "glow", "layers": "1", "hidden": "8"})
+    try:
+        app.run()
+        assert not app.exception
+        assert len(app.get("image")) == 4  # samples, the data image, the latents of two scales
+    finally:
+        if "run" in app.session_state:
+            app.session_state["run"].trainer.close()
