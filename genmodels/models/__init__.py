@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from .base import GenerativeModel, Phase
 from .realnvp import RealNVP
+from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
+    "vae": VAE,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]
