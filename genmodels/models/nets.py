@@ -32,7 +32,9 @@ def conv_encoder(shape: tuple[int, int, int], d_out: int, hidden: int, width: in
     )
 
 
-def conv_decoder(d_in: int, shape: tuple[int, int, int], channels_out: int, hidden: int, width: int = 16) -> nn.Sequential:
+def conv_decoder(
+    d_in: int, shape: tuple[int, int, int], channels_out: int, hidden: int, width: int = 16
+) -> nn.Sequential:
     """d_in -> dense -> two stride-2 transposed convolutions -> flat (N, channels_out*H*W), channel-major."""
     _, h, w = shape
     return nn.Sequential(

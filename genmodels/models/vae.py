@@ -16,6 +16,8 @@ Switches (all in `VAEConfig`):
   reconstruction term alone (an autoencoder), or the KL alone (q forgets x).
 - `prior`: N(0, I) or a RealNVP flow p_ψ(z) (notes, "Inverse Autoregressive Flow VAE": a
   flow prior, trained jointly by the same ELBO; its KL needs `kl_estimate="mc"`).
+- `posterior`: the Gaussian q_φ(z|x), or that Gaussian pushed through IAF layers conditioned on
+  the encoder (iaf_posterior.py; Kingma et al. 2016); also needs `kl_estimate="mc"`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -33,6 +36,7 @@ from ..errors import UserError
 from ..estimators import gradient_variance
 from .base import GenerativeModel
 from .flow import standard_normal_log_prob
+from .iaf_posterior import IAFPosterior
 from .likelihoods import LIKELIHOODS
 from .nets import conv_decoder, conv_encoder, downsamples_twice, mlp
 from .realnvp import RealNVP, RealNVPConfig
@@ -42,6 +46,8 @@ EVAL_POINTS = 64  # test points per evaluation batch
 VARIANCE_POINTS, VARIANCE_DRAWS = 32, 16  # the fixed minibatch and z draws of the gradient-variance probe
 LATENT_GRID = {"image": 15, "vector": 21}  # decoded latent grid side
 ELLIPSES, INTERPOLATION_STEPS, RECONSTRUCTIONS = 12, 10, 10
+IAF_CONTEXT = 16  # size of the encoder's context h(x) that conditions the IAF layers
+MOMENT_DRAWS = 64  # z draws per point for the mean and covariance of a non-Gaussian posterior
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,11 @@ class VAEConfig:
                 "2D data always uses a Gaussian with learned mean and variance"})
     kl_estimate: str = field(default="closed", metadata={
         "choices": ("closed", "mc"), "help": "KL(q || p) in closed form or by Monte Carlo at the sampled z"})
-    beta: float = field(default=1.0, metadata={"min": 0.0, "max": 20.0, "help": "weight β of the KL in the ELBO objective"})
+    beta: float = field(default=1.0, metadata={
+        "min": 0.0, "max": 20.0, "help": "weight β of the KL in the ELBO objective"})
     objective: str = field(default="elbo", metadata={
-        "choices": ("elbo", "reconstruction", "kl"), "help": "train the ELBO, or one of its two terms alone (notes' Fig. 4)"})
+        "choices": ("elbo", "reconstruction", "kl"),
+        "help": "train the ELBO, or one of its two terms alone (notes' Fig. 4)"})
     estimator: str = field(default="total", metadata={
         "choices": ("total", "path"),
         "help": "gradient w.r.t. the encoder: total derivative, or path derivative (sticking the landing); "
@@ -64,8 +72,11 @@ class VAEConfig:
     prior: str = field(default="gaussian", metadata={
         "choices": ("gaussian", "realnvp"), "help": "prior p(z): N(0, I) or a RealNVP flow (needs kl_estimate=mc)"})
     prior_layers: int = field(default=4, metadata={"min": 1, "max": 16, "help": "coupling layers of the flow prior"})
+    posterior: str = field(default="gaussian", metadata={
+        "choices": ("gaussian", "iaf"), "help": "q(z|x): Gaussian, or Gaussian then IAF layers (needs kl_estimate=mc)"})
+    posterior_layers: int = field(default=2, metadata={"min": 1, "max": 8, "help": "IAF layers of the posterior"})
     iwae_k: int = field(default=100, metadata={
-        "min": 1, "max": 10_000, "log": True, "help": "importance samples k of the IWAE bound (test NLL)"})
+        "min": 1, "max": 10_000, "help": "importance samples k of the IWAE bound (test NLL)"})
     variance_every: int = field(default=200, metadata={
         "min": 0, "max": 100_000, "help": "steps between measurements of the estimators' gradient variance (0: never)"})
 
@@ -86,23 +97,36 @@ def over_rows(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> to
     return out.reshape(*z.shape[:-1], *out.shape[1:])
 
 
+class Encoding(NamedTuple):
+    """The encoder's output for a batch: q_0(z|x) = N(mu, diag exp(log_std)²) and the IAF context h."""
+
+    mu: torch.Tensor
+    log_std: torch.Tensor
+    h: torch.Tensor
+
+
 class VAE(GenerativeModel):
     family = "vae"
     Config = VAEConfig
 
     def __init__(self, config: VAEConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
-        if config.kl_estimate == "closed" and config.prior != "gaussian":
-            raise UserError(f"the closed-form KL needs the Gaussian prior; set kl_estimate=mc for prior={config.prior}")
+        if config.kl_estimate == "closed" and (config.prior, config.posterior) != ("gaussian", "gaussian"):
+            raise UserError("the closed-form KL needs the Gaussian prior and posterior; "
+                            f"set kl_estimate=mc for prior={config.prior}, posterior={config.posterior}")
         self.is_image = len(self.shape) == 3
         self.likelihood = LIKELIHOODS[config.image_likelihood if self.is_image else "gaussian"]()
-        n_out = self.likelihood.n_params * dim
+        context = IAF_CONTEXT if config.posterior == "iaf" else 0
+        n_code, n_params = 2 * config.latent + context, self.likelihood.n_params
         if downsamples_twice(self.shape):
-            self.encoder = conv_encoder(self.shape, 2 * config.latent, config.hidden)
-            self.decoder = conv_decoder(config.latent, self.shape, self.likelihood.n_params * self.shape[0], config.hidden)
+            self.encoder = conv_encoder(self.shape, n_code, config.hidden)
+            self.decoder = conv_decoder(config.latent, self.shape, n_params * self.shape[0], config.hidden)
         else:
-            self.encoder = mlp(dim, 2 * config.latent, config.hidden)
-            self.decoder = mlp(config.latent, n_out, config.hidden)
+            self.encoder = mlp(dim, n_code, config.hidden)
+            self.decoder = mlp(config.latent, n_params * dim, config.hidden)
+        self.posterior_flow = None
+        if config.posterior == "iaf":
+            self.posterior_flow = IAFPosterior(config.latent, config.posterior_layers, config.hidden, context)
         self.prior = None
         if config.prior == "realnvp":
             self.prior = RealNVP(RealNVPConfig(layers=config.prior_layers, hidden=config.hidden), config.latent)
@@ -112,22 +136,41 @@ class VAE(GenerativeModel):
         self.variance_history: list[tuple[int, float, float, float]] = []
 
     # -- the pieces of the ELBO --------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean m_φ(x) and log σ_φ(x) of the Gaussian q_φ(z|x)."""
-        mu, log_std = self.encoder(x).chunk(2, dim=-1)
-        return mu, log_std
+    def encode(self, x: torch.Tensor) -> Encoding:
+        """Mean m_φ(x), log σ_φ(x) of the Gaussian q_0(z|x), and the IAF context h(x) (empty without IAF)."""
+        p = self.config.latent
+        out = self.encoder(x)
+        return Encoding(out[:, :p], out[:, p : 2 * p], out[:, 2 * p :])
 
-    def posterior_sample(
-        self, mu: torch.Tensor, log_std: torch.Tensor, k: int, estimator: str = "total"
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """k reparameterised draws z = μ + σ ε (k, B, p) and log q(z|x) (k, B).
+    def posterior_sample(self, q: Encoding, k: int, estimator: str = "total") -> tuple[torch.Tensor, torch.Tensor]:
+        """k reparameterised draws z ~ q(z|x) (k, B, p) and log q(z|x) (k, B).
 
-        estimator="path" evaluates log q with μ, σ detached: the gradient reaches φ only through z.
+        estimator="path" evaluates log q with φ stopped (μ, σ, h and the IAF weights detached):
+        the gradient reaches φ only through z.
         """
+        mu, log_std = q.mu, q.log_std
         z = mu + log_std.exp() * torch.randn(k, *mu.shape, device=mu.device, dtype=mu.dtype)
+        if self.posterior_flow is None:
+            if estimator == "path":
+                mu, log_std = mu.detach(), log_std.detach()
+            return z, diagonal_normal_log_prob(z, mu, log_std)
+        h = q.h.expand(k, *q.h.shape).reshape(-1, q.h.shape[-1])
+        z_t, log_det = self.posterior_flow(z.reshape(-1, z.shape[-1]), h)
         if estimator == "path":
-            mu, log_std = mu.detach(), log_std.detach()
-        return z, diagonal_normal_log_prob(z, mu, log_std)
+            z_0, log_det_inverse = self.posterior_flow.stopped_inverse(z_t, h)
+            log_q = diagonal_normal_log_prob(z_0.view(z.shape), mu.detach(), log_std.detach())
+            return z_t.view(z.shape), log_q + log_det_inverse.view(z.shape[:-1])
+        log_q = diagonal_normal_log_prob(z, mu, log_std) - log_det.view(z.shape[:-1])
+        return z_t.view(z.shape), log_q
+
+    def posterior_moments(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (B, p) and covariance (B, p, p) of q(z|x): exact for the Gaussian, from draws with IAF."""
+        q = self.encode(x)
+        if self.posterior_flow is None:
+            return q.mu, torch.diag_embed(torch.exp(2 * q.log_std))
+        z, _ = self.posterior_sample(q, MOMENT_DRAWS)
+        mean = z.mean(0)
+        return mean, torch.einsum("kbi,kbj->bij", z - mean, z - mean) / (len(z) - 1)
 
     def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         if self.prior is None:
@@ -136,7 +179,8 @@ class VAE(GenerativeModel):
 
     def prior_sample(self, n: int) -> torch.Tensor:
         if self.prior is None:
-            return torch.randn(n, self.config.latent, device=self.device)
+            weight = next(self.parameters())
+            return torch.randn(n, self.config.latent, device=weight.device, dtype=weight.dtype)
         return self.prior.sample(n)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -149,11 +193,11 @@ class VAE(GenerativeModel):
 
     def elbo_terms(self, x: torch.Tensor, estimator: str, kl_estimate: str) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample estimates of the reconstruction term E_q log p(x|z) and of KL(q || p), each (B,)."""
-        mu, log_std = self.encode(x)
-        z, log_q = self.posterior_sample(mu, log_std, 1, estimator)
+        q = self.encode(x)
+        z, log_q = self.posterior_sample(q, 1, estimator)
         recon = self.log_likelihood(x, z)[0]
         if kl_estimate == "closed":
-            return recon, gaussian_kl(mu, log_std)
+            return recon, gaussian_kl(q.mu, q.log_std)
         return recon, (log_q - self.prior_log_prob(z))[0]
 
     def forward(self, x: torch.Tensor, estimator: str, kl_estimate: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,11 +217,11 @@ class VAE(GenerativeModel):
 
     @property
     def has_closed_kl(self) -> bool:
-        return self.prior is None
+        return self.prior is None and self.posterior_flow is None
 
     def variational_parameters(self) -> dict[str, nn.Parameter]:
-        """φ: the parameters of q_φ(z|x), by name."""
-        return {name: p for name, p in self.named_parameters() if name.startswith("encoder.")}
+        """φ: the parameters of q_φ(z|x), by name (encoder and IAF layers)."""
+        return {name: p for name, p in self.named_parameters() if name.startswith(("encoder.", "posterior_flow."))}
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
@@ -202,11 +246,11 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(·|x): (k, B)."""
-        mu, log_std = self.encode(x)
+        q = self.encode(x)
         chunk = max(1, EVAL_ROWS // len(x))
         out = []
         for start in range(0, k, chunk):
-            z, log_q = self.posterior_sample(mu, log_std, min(chunk, k - start))
+            z, log_q = self.posterior_sample(q, min(chunk, k - start))
             out.append(self.log_likelihood(x, z) + self.prior_log_prob(z) - log_q)
         return torch.cat(out)
 
@@ -229,10 +273,6 @@ class VAE(GenerativeModel):
         params = self.decode(self.prior_sample(n))
         return self.likelihood.mean(params) if self.is_image else self.likelihood.sample(params)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """E[x|z] at the posterior mean z = m_φ(x)."""
-        return self.likelihood.mean(self.decode(self.encode(x)[0]))
-
     def images(self, x: torch.Tensor) -> np.ndarray:
         """Flat rows to (n, H, W) greyscale (or (n, C, H, W)) arrays."""
         return x.reshape(-1, *self.shape).squeeze(1).cpu().numpy()
@@ -242,7 +282,7 @@ class VAE(GenerativeModel):
         (the second axis unused for p = 1), else the top two principal axes of the posterior means."""
         p = mu.shape[1]
         if p <= 2:
-            return mu.new_zeros(p), torch.eye(p, 2, device=mu.device)
+            return mu.new_zeros(p), torch.eye(p, 2, device=mu.device, dtype=mu.dtype)
         centre = mu.mean(0)
         return centre, torch.linalg.svd(mu - centre, full_matrices=False).Vh[:2].T
 
@@ -254,12 +294,12 @@ class VAE(GenerativeModel):
         else:
             out["samples"] = self.sample(1000).cpu().numpy()
         points = self.probe if len(self.probe) else None
-        mu, log_std = self.encode(points) if points is not None else (self.prior_sample(1000), None)
+        mu, cov = self.posterior_moments(points) if points is not None else (self.prior_sample(1000), None)
         centre, basis = self.latent_plane(mu)
         coords = (mu - centre) @ basis
         out.update(self.latent_grid(coords, centre, basis))
         if points is not None:
-            out.update(self.probe_views(points, mu, log_std, coords, basis))
+            out.update(self.probe_views(points, mu, cov, coords, basis))
         if self.variance_history:
             out["grad_variance"] = np.array(self.variance_history, dtype=np.float64)
         return out
@@ -269,7 +309,7 @@ class VAE(GenerativeModel):
         g = LATENT_GRID["image" if self.is_image else "vector"]
         lo, hi = coords.quantile(0.01, dim=0), coords.quantile(0.99, dim=0)
         pad = 0.1 * (hi - lo) + 0.1
-        u, v = (torch.linspace(a, b, g, device=coords.device) for a, b in zip(lo - pad, hi + pad))
+        u, v = (torch.linspace(a, b, g, device=coords.device, dtype=coords.dtype) for a, b in zip(lo - pad, hi + pad))
         uv = torch.stack(torch.meshgrid(u, v, indexing="xy"), -1)  # (g rows over v, g columns over u, 2)
         x_hat = self.likelihood.mean(self.decode(centre + uv @ basis.T))
         out = {"latent_grid_u": u.cpu().numpy(), "latent_grid_v": v.cpu().numpy()}
@@ -280,20 +320,20 @@ class VAE(GenerativeModel):
         out["latent_grid"] = tiles.permute(0, 2, 1, 3).reshape(g * self.shape[1], g * self.shape[2]).cpu().numpy()
         return out
 
-    def probe_views(self, x, mu, log_std, coords, basis) -> dict[str, np.ndarray]:
-        """Latent scatter with posterior ellipses, reconstructions and an interpolation of held-out points."""
-        cov = basis.T @ torch.diag_embed(torch.exp(2 * log_std[:ELLIPSES])) @ basis  # projected Σ_φ(x)
+    def probe_views(self, x, mu, cov, coords, basis) -> dict[str, np.ndarray]:
+        """Latent scatter with posterior 2σ ellipses, reconstructions and an interpolation of held-out points."""
+        plane_cov = basis.T @ cov[:ELLIPSES] @ basis  # Cov(z|x) projected on the plane drawn
         out = {
             "latent_points": coords.cpu().numpy(),
-            "latent_ellipses": ellipses(coords[:ELLIPSES].cpu().double().numpy(), cov.cpu().double().numpy()),
+            "latent_ellipses": ellipses(coords[:ELLIPSES].cpu().double().numpy(), plane_cov.cpu().double().numpy()),
         }
-        x_hat = self.reconstruct(x[:RECONSTRUCTIONS] if self.is_image else x)
+        x_hat = self.likelihood.mean(self.decode(mu[:RECONSTRUCTIONS] if self.is_image else mu))
         if not self.is_image:
             out["reconstructions"] = x_hat.cpu().numpy()
             return out
         out["inputs"], out["reconstructions"] = self.images(x[:RECONSTRUCTIONS]), self.images(x_hat)
         far = int(torch.cdist(mu[:1], mu[:50]).argmax())  # the nearby test point farthest in z from the first
-        t = torch.linspace(0, 1, INTERPOLATION_STEPS, device=mu.device)[:, None]
+        t = torch.linspace(0, 1, INTERPOLATION_STEPS, device=mu.device, dtype=mu.dtype)[:, None]
         out["interpolation"] = self.images(self.likelihood.mean(self.decode((1 - t) * mu[0] + t * mu[far])))
         out["interpolation_ends"] = np.array([0, far])
         return out
