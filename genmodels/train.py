@@ -329,4 +329,4 @@ class Trainer:
         if self.step_count >= self.config.steps and self._status == "running":
             self._status, self._message = "done", f"reached {self.config.steps} steps"
         self._running = self._status == "running"
-        self._publish(visuals=not self._running and self.visual_interval is not None)
+        self._publish(visuals=None if self._running else self.visual_interval is not None)
