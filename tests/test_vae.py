@@ -282,7 +282,7 @@ def test_conv_vae_on_28x28_images(likelihood):
     out = model.loss(x)
     assert torch.isfinite(out["loss"])
     v = model.visuals(None)
-    assert v["latent_grid"].shape == (15 * 28, 15 * 28)
+    assert v["latent_grid"].shape == (15 * 15, 28, 28)
     assert v["inputs"].shape == v["reconstructions"].shape == (6, 28, 28)
     assert v["interpolation"].shape == (10, 28, 28)
     assert v["latent_points"].shape == (6, 2)  # a PCA plane of the 5-d latent

@@ -316,8 +316,7 @@ class VAE(GenerativeModel):
         if not self.is_image:
             out["latent_grid"] = x_hat.cpu().numpy()  # (g, g, 2): a mesh drawn over the data
             return out
-        tiles = x_hat.reshape(g, g, *self.shape[1:]).flip(0)  # top row = largest v
-        out["latent_grid"] = tiles.permute(0, 2, 1, 3).reshape(g * self.shape[1], g * self.shape[2]).cpu().numpy()
+        out["latent_grid"] = self.images(x_hat.flip(0).reshape(g * g, -1))  # row by row, top row = largest v
         return out
 
     def probe_views(self, x, mu, cov, coords, basis) -> dict[str, np.ndarray]:
