@@ -84,6 +84,17 @@ def controls(run: Run) -> None:
     cols[2].button("Step", key="step", on_click=t.step, use_container_width=True, help="one optimiser round")
     cols[3].button("Stop", key="stop", on_click=t.stop, use_container_width=True)
     cols[4].button("Reset", key="reset", on_click=t.reset, use_container_width=True, help="fresh weights, same seed")
+    phase_buttons(t)
+
+
+def phase_buttons(t) -> None:
+    """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
+    phases = [p.name for p in t.model.phases()] if t.model is not None else []
+    if len(phases) < 2:
+        return
+    for col, phase in zip(st.columns(5), phases):
+        col.button(f"Step {phase}", key=f"step_{phase}", on_click=t.step, args=(phase,), use_container_width=True,
+                   help=f"one optimiser step of {phase} alone")
 
 
 def live(run: Run) -> None:

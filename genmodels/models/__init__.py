@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
 from .glow import Glow
 from .iaf import IAF
 from .maf import MAF
@@ -17,6 +18,11 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "glow": Glow,
     "nsf": NSF,
     "vae": VAE,
+    "gan": GAN,
+    "nsgan": NSGAN,
+    "lsgan": LSGAN,
+    "wgan": WGAN,
+    "wgan-gp": WGANGP,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]
