@@ -61,6 +61,8 @@ def _row(line: str, row: int) -> tuple[float, float]:
 def load_csv(content: str | bytes, name: str = "csv", seed: int = 0, max_rows: int = MAX_ROWS) -> Dataset:
     """Points from CSV text or bytes, standardised to zero mean and unit std per column."""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    if "\x00" in text:
+        raise UserError("this is a binary file, not CSV text: save the points as comma-separated values")
     x = parse_points(text, max_rows)
     std = x.std(0)
     if (std < 1e-12).any():
