@@ -170,6 +170,11 @@ async def run_sessions(port: int, n: int, query: str, duration: float, max_reque
 
 
 # -- the server --------------------------------------------------------------------------------
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -203,6 +208,13 @@ class Server:
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"the server did not answer within {timeout:.0f} s:\n{self.tail()}")
+
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far (0 once it has exited)."""
+        try:
+            return cpu_seconds(psutil.Process(self.proc.pid))
+        except psutil.Error:
+            return 0.0
 
     def rss(self) -> int:
         try:
@@ -249,9 +261,11 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         url = f"ws://127.0.0.1:{server.port}/_stcore/stream"
         asyncio.run(guarded(student(url, query, 0.0, 0, warm, train=False), warm))
         baseline_rss, load_avg = server.rss(), os.getloadavg()[0]
-        cpu0, started = psutil.Process().cpu_times(), time.monotonic()
+        client0, server0, started = cpu_seconds(psutil.Process()), server.cpu(), time.monotonic()
         stats = asyncio.run(run_sessions(server.port, n, query, duration, max_requests, ramp))
-        wall, cpu1 = time.monotonic() - started, psutil.Process().cpu_times()
+        wall, client_cpu, server_cpu = time.monotonic() - started, cpu_seconds(psutil.Process()) - client0, \
+            server.cpu() - server0
+        exit_code, log_tail = server.proc.poll(), server.tail(15)
     finally:
         server.stop()
     rates = sorted(r for s in stats if (r := s.steps_per_s) is not None)
@@ -271,11 +285,13 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         "warm_errors": warm.errors,
         "baseline_rss_mb": baseline_rss / 2**20,
         "peak_rss_mb": server.peak_rss / 2**20,
-        "client_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+        "server_cpu_s": server_cpu,
+        "client_cpu_s": client_cpu,
         "wall_s": wall,
         "load_avg_1m_before": load_avg,
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
+        **({"server_exit_code": exit_code, "server_log_tail": log_tail} if errors or warm.errors else {}),
     }
 
 
