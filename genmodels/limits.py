@@ -6,6 +6,7 @@ Per session (checked before a run is built, so a rejected setup leaves the curre
     GENMODELS_MAX_ROWS       rows of a user's CSV
     GENMODELS_IDLE_TIMEOUT   seconds without a page refresh before a training run is paused
     GENMODELS_DROP_TIMEOUT   seconds without a page refresh before a run is closed and its memory freed
+    GENMODELS_REFRESH        seconds between refreshes of the live panel while a run trains
 Process-wide (the `limiter`):
     GENMODELS_MAX_TRAINERS   training threads at once; the others wait in a queue
     GENMODELS_TIME_SLICE     seconds a trainer keeps its slot while others wait (then it queues again)
@@ -43,6 +44,7 @@ class Limits:
     max_rows: int = MAX_ROWS
     idle_timeout: float | None = None
     drop_timeout: float | None = None
+    refresh: float = 0.25
     max_trainers: int = os.cpu_count() or 1
     time_slice: float | None = 2.0
 

@@ -90,7 +90,7 @@ def controls(run: Run) -> None:
 def live(run: Run) -> None:
     fast = run.trainer.active
 
-    @st.fragment(run_every=0.25 if fast else 2.0)
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
     def panel() -> None:
         t = run.trainer
         t.heartbeat()

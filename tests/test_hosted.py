@@ -47,10 +47,11 @@ def trainer(data: Dataset, limiter: Limiter, **timeouts) -> Trainer:
 # -- caps from the environment ---------------------------------------------------------------
 def test_limits_read_the_environment_over_the_callers_defaults():
     env = {"GENMODELS_MAX_STEPS": "5000", "GENMODELS_MAX_PARAMS": "2e6", "GENMODELS_IDLE_TIMEOUT": "30",
-           "GENMODELS_DROP_TIMEOUT": "none", "GENMODELS_MAX_ROWS": "20_000", "GENMODELS_MAX_TRAINERS": "3"}
+           "GENMODELS_DROP_TIMEOUT": "none", "GENMODELS_MAX_ROWS": "20_000", "GENMODELS_MAX_TRAINERS": "3",
+           "GENMODELS_REFRESH": "1"}
     limits = Limits.from_env(env, max_params=10**9, drop_timeout=600.0, time_slice=5.0)
     assert limits == Limits(max_steps=5000, max_params=2_000_000, max_rows=20_000, idle_timeout=30.0,
-                            drop_timeout=None, max_trainers=3, time_slice=5.0)
+                            drop_timeout=None, refresh=1.0, max_trainers=3, time_slice=5.0)
     assert Limits.from_env({}) == Limits()  # the CLI's defaults: no caps beyond the configs' ranges
 
 

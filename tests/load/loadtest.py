@@ -254,7 +254,7 @@ def percentile(values: list[float], q: float) -> float | None:
 def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float = 5.0,
             query: str = "steps=1000000", env: dict[str, str] | None = None) -> dict:
     """Start a server, warm it with one page load, run n sessions, stop it; the summary as a dict."""
-    server = Server({"GENMODELS_IDLE_TIMEOUT": "20", "GENMODELS_DROP_TIMEOUT": "60", **(env or {})})
+    server = Server(env or {})  # the app's defaults, or GENMODELS_* variables from the environment
     try:
         server.wait_ready()
         warm = SessionStats()
