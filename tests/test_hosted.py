@@ -75,6 +75,20 @@ def test_parameters_are_counted_on_the_meta_device():
     assert devices == ["meta"]
 
 
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("dim, shape", [(2, (2,)), (64, (1, 8, 8))])
+def test_every_model_is_counted_on_the_meta_device(name, dim, shape):
+    cls = MODELS[name]
+    built = []
+
+    def build():
+        built.append(torch.empty(0).device.type)
+        return cls(cls.Config(), dim, shape)
+
+    assert count_parameters(build) == sum(p.numel() for p in build().parameters())
+    assert built[0] == "meta"  # no model was allocated to count it
+
+
 def test_a_huge_model_is_counted_without_allocating_it():
     """32 couplings of mlp(784 -> 1024 x6 -> 1568) plus a scale vector each: 245M parameters, ~1 GB if built."""
     config = RealNVP.Config(layers=32, hidden=1024, depth=6)
