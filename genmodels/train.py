@@ -27,6 +27,7 @@ from .models import GenerativeModel
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
+PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = self.build().to(self.device)
         self.model.init_from_data(self.train_x[: min(len(self.train_x), 4096)])
+        self.model.set_probe(torch.as_tensor(self.data.test[:PROBE_POINTS], device=self.device))
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""

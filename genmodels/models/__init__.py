@@ -8,6 +8,7 @@ from .iaf import IAF
 from .maf import MAF
 from .nsf import NSF
 from .realnvp import RealNVP
+from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
@@ -15,6 +16,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "iaf": IAF,
     "glow": Glow,
     "nsf": NSF,
+    "vae": VAE,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import flow
+from . import flow, vae
 
 VIEWS = {
     "flow": flow.draw,
+    "vae": vae.draw,
 }
