@@ -28,6 +28,7 @@ def parse_settings(extra: list[str]) -> dict[str, str]:
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
     from .checkpoint import save
+    from .limits import Limits
     from .metrics import evaluate
     from .setup import Setup
     from .train import Trainer
@@ -39,6 +40,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
     setup = Setup.from_query({**query, "data": "moons"})  # validates everything but the data
     setup = setup.replace(data=args.data)
     data = setup.load_data()
+    Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
     trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=args.device, visual_interval=None)
     snap = run_with_progress(trainer, setup.train.steps)
     if snap.status == "diverged":

@@ -19,7 +19,7 @@ from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
 from playground import figures, widgets  # noqa: E402
-from playground.session import Run, run_for, shared_dataset  # noqa: E402
+from playground.session import LIMITS, Run, run_for, shared_dataset  # noqa: E402
 from playground.views import VIEWS  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -61,7 +61,7 @@ def upload_csv() -> None:
     if file is None:
         return
     try:
-        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name)
+        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name, max_rows=LIMITS.max_rows)
     except UserError as e:
         st.error(f"{file.name}: {e}")
 
@@ -70,7 +70,8 @@ def resolve_data(setup: Setup):
     if setup.data != CSV:
         return shared_dataset(setup.data, setup.train.seed)
     if "csv_data" not in st.session_state:
-        raise UserError("upload a CSV of 2D points in the sidebar (two numeric columns, 10 to 1,000,000 rows)")
+        raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {LIMITS.max_rows:,} "
+                        "rows)")
     return st.session_state.csv_data
 
 
@@ -100,7 +101,7 @@ def phase_buttons(t) -> None:
 def live(run: Run) -> None:
     fast = run.trainer.active
 
-    @st.fragment(run_every=0.25 if fast else 2.0)
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
     def panel() -> None:
         t = run.trainer
         t.heartbeat()
@@ -123,6 +124,8 @@ def status_line(snap) -> None:
         st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
     elif snap.status == "closed":
         st.warning(f"{snap.message}. Press Reset to start again.")
+    elif snap.status == "paused" and snap.message:
+        st.info(f"{snap.message}; press Resume to go on")
 
 
 def main() -> None:
