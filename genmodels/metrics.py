@@ -20,7 +20,7 @@ def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float]:
     """The final metrics that `train --json` reports."""
     x = torch.as_tensor(data.test, device=model.device)
     out: dict[str, float] = {}
-    if model.has_log_prob:
+    if model.has_log_prob and model.fits_data:
         out["test_nll"] = test_nll(model, x)
     with torch.no_grad():
         out.update(model.metrics(x))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .planar import PlanarFlow
+from .radial import RadialFlow
 from .realnvp import RealNVP
+from .sylvester import SylvesterFlow
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
+    "planar": PlanarFlow,
+    "radial": RadialFlow,
+    "sylvester": SylvesterFlow,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]
