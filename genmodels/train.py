@@ -26,7 +26,7 @@ from .models import GenerativeModel
 
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
-GRID_SIZE = 96
+GRID_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,13 @@ class Trainer:
         self,
         build: Callable[[], GenerativeModel],
         data: Dataset,
-        config: TrainConfig = TrainConfig(),
+        config: TrainConfig | None = None,
         device: str | None = None,
         visual_interval: float | None = 0.25,
         limiter: Limiter = LIMITER,
         idle_timeout: float | None = None,
     ):
-        self.build, self.data, self.config = build, data, config
+        self.build, self.data, self.config = build, data, config or TrainConfig()
         self.device = pick_device(device)
         self.visual_interval, self.limiter, self.idle_timeout = visual_interval, limiter, idle_timeout
         self.train_x = torch.as_tensor(data.train, device=self.device)
@@ -94,7 +94,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
-        self._rate, self._visuals, self._visuals_step, self._visual_time = 0.0, {}, -1, -math.inf
+        self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
         self._publish(force_visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
@@ -159,11 +159,13 @@ class Trainer:
                 del h[::2]
 
     def _publish(self, force_visuals: bool = False) -> None:
+        """Make a new Snapshot; recompute visuals when due (at most ~20% of the worker's time)."""
         now = time.monotonic()
-        due = self.visual_interval is not None and now - self._visual_time >= self.visual_interval
+        due = self.visual_interval is not None and now >= self._visual_due
         if (due or force_visuals) and self._visuals_step != self.step_count:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
-            self._visuals_step, self._visual_time = self.step_count, now
+            cost = time.monotonic() - now
+            self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
         self._snapshot = Snapshot(
             step=self.step_count,
             status=self._status,
@@ -203,6 +205,11 @@ class Trainer:
     # -- the background worker ------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    @property
+    def active(self) -> bool:
+        """True while the worker has work: training, or single steps or a reset still to do."""
+        return self._running or bool(self._pending) or self._reset_requested
 
     def heartbeat(self) -> None:
         """Called by the UI on each refresh; a worker whose watcher went silent stops itself."""

@@ -98,14 +98,6 @@ class Flow(GenerativeModel):
     def fits_data(self) -> bool:
         return self.target is None
 
-    def to_data(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x = g(z) and the summed log |det ∂x/∂z|."""
-        log_det = z.new_zeros(z.shape[0])
-        for t in self.transforms:
-            z, ld = t(z)
-            log_det = log_det + ld
-        return z, log_det
-
     def to_base(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z = g^{-1}(x) and the summed log |det ∂z/∂x|."""
         log_det = x.new_zeros(x.shape[0])
@@ -113,6 +105,14 @@ class Flow(GenerativeModel):
             x, ld = t.inverse(x)
             log_det = log_det + ld
         return x, log_det
+
+    def from_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x = g(z) and the summed log |det ∂x/∂z|."""
+        log_det = z.new_zeros(z.shape[0])
+        for t in self.transforms:
+            z, ld = t(z)
+            log_det = log_det + ld
+        return z, log_det
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         z, log_det = self.to_base(x)
@@ -131,7 +131,7 @@ class Flow(GenerativeModel):
         With x = g(z), z ~ N(0, I): -log q(x) = -log N(z) + log |det ∂x/∂z| estimates the entropy H(q).
         """
         z = torch.randn(n, self.dim, device=self.device)
-        x, log_det = self.to_data(z)
+        x, log_det = self.from_base(z)
         energy = self.target.energy(x).mean()
         entropy = (log_det - standard_normal_log_prob(z)).mean()
         return {"loss": energy - entropy, "energy": energy, "entropy": entropy}
@@ -145,8 +145,7 @@ class Flow(GenerativeModel):
         return stages
 
     def sample(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, self.dim, device=self.device)
-        return self.to_data(z)[0]
+        return self.from_base(torch.randn(n, self.dim, device=self.device))[0]
 
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
         """For reverse KL: KL(q ‖ p) in nats (Monte Carlo over q, log Z by quadrature) and the
@@ -155,7 +154,7 @@ class Flow(GenerativeModel):
             return {}
         z = torch.randn(METRIC_SAMPLES, self.dim, device=self.device,
                         generator=torch.Generator(self.device).manual_seed(0))
-        x, log_det = self.to_data(z)
+        x, log_det = self.from_base(z)
         log_w = -self.target.energy(x) - standard_normal_log_prob(z) + log_det  # log p̃(x) - log q(x)
         ess = torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)) / len(log_w)
         return {"reverse_kl": self.target.log_z - float(log_w.mean()), "ess": float(ess)}
