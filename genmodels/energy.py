@@ -128,7 +128,7 @@ def _compile(node: ast.AST, text: str) -> Scalar:
             return lambda x1, x2: f(a(x1, x2))
         case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in FUNCTIONS:
             arity, f = FUNCTIONS[name]
-            if len(args) != arity or any(isinstance(a, ast.Starred) for a in args):
+            if len(args) != arity:
                 raise UserError(f"energy {text!r}: {name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}")
             compiled = [_compile(a, text) for a in args]
             return lambda x1, x2: f(*(a(x1, x2) for a in compiled))
@@ -139,7 +139,8 @@ def _compile(node: ast.AST, text: str) -> Scalar:
 
 def _describe(node: ast.AST) -> str:
     names = {ast.Attribute: "attribute access (.)", ast.Subscript: "indexing ([])", ast.Lambda: "lambda",
-             ast.Call: "this call (keywords or a computed function)", ast.Constant: "this constant (only numbers)"}
+             ast.Call: "this call (keywords or a computed function)", ast.Constant: "this constant (only numbers)",
+             ast.Starred: "unpacking (*)"}
     return names.get(type(node), f"'{ast.unparse(node)}' ({type(node).__name__})")
 
 

@@ -11,7 +11,6 @@ z = x - û h(a + b).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -27,8 +26,8 @@ class Planar(Transform):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.w = nn.Parameter(torch.randn(dim) / math.sqrt(dim))
-        self.u = nn.Parameter(torch.randn(dim) / math.sqrt(dim))
+        self.w = nn.Parameter(torch.randn(dim))
+        self.u = nn.Parameter(0.1 * torch.randn(dim))
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> torch.Tensor:

@@ -11,6 +11,7 @@ the quadratic r² + (α + β - ρ) r - αρ = 0, so the inverse is exact and clo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +20,8 @@ from torch import nn
 
 from .flow import Flow, FlowConfig, Transform
 
+SOFTPLUS_INVERSE_OF_ONE = math.log(math.e - 1)
+
 
 class Radial(Transform):
     """One radial layer contracting (β < 0) or expanding (β > 0) around z0."""
@@ -26,8 +29,8 @@ class Radial(Transform):
     def __init__(self, dim: int):
         super().__init__()
         self.z0 = nn.Parameter(torch.randn(dim))
-        self.alpha_raw = nn.Parameter(torch.randn(()))
-        self.beta_raw = nn.Parameter(torch.randn(()))
+        self.alpha_raw = nn.Parameter(torch.full((), SOFTPLUS_INVERSE_OF_ONE))  # α = 1
+        self.beta_raw = nn.Parameter(SOFTPLUS_INVERSE_OF_ONE + 0.1 * torch.randn(()))  # β ≈ 0
 
     def alpha_beta(self) -> tuple[torch.Tensor, torch.Tensor]:
         alpha = F.softplus(self.alpha_raw)
