@@ -95,7 +95,7 @@ class Trainer:
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._publish(visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.train_x), (self.config.batch_size,), device=self.device, generator=self.generator)
@@ -158,11 +158,12 @@ class Trainer:
             if len(h) > HISTORY_POINTS:
                 del h[::2]
 
-    def _publish(self, force_visuals: bool = False) -> None:
-        """Make a new Snapshot; recompute visuals when due (at most ~20% of the worker's time)."""
+    def _publish(self, visuals: bool | None = None) -> None:
+        """Make a new Snapshot. Visuals: None = when due (at most ~20% of the worker's time), True/False = force."""
         now = time.monotonic()
-        due = self.visual_interval is not None and now >= self._visual_due
-        if (due or force_visuals) and self._visuals_step != self.step_count:
+        if visuals is None:
+            visuals = self.visual_interval is not None and now >= self._visual_due
+        if visuals and self._visuals_step != self.step_count:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
             self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
@@ -199,7 +200,7 @@ class Trainer:
                 on_chunk(self._snapshot)
         else:
             self._status = "done"
-        self._publish()
+        self._publish(visuals=self.visual_interval is not None)
         return self._snapshot
 
     # -- the background worker ------------------------------------------------------------------
@@ -233,6 +234,7 @@ class Trainer:
             self._running = False
             if self._status in ("running", "queued"):
                 self._status = "paused"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def step(self, phase: str | None = None) -> None:
@@ -252,6 +254,7 @@ class Trainer:
             self._pending.clear()
             if self._status not in ("diverged", "closed", "ready"):
                 self._status = "stopped"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def reset(self) -> None:
@@ -316,7 +319,7 @@ class Trainer:
     def _do_pending_step(self) -> None:
         if self._chunk(1, self._pending.pop(0)):
             self._status = "paused"
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._publish(visuals=self.visual_interval is not None)
 
     def _run_chunk(self) -> None:
         if self.step_count < self.config.steps:
@@ -325,4 +328,4 @@ class Trainer:
         if self.step_count >= self.config.steps and self._status == "running":
             self._status, self._message = "done", f"reached {self.config.steps} steps"
         self._running = self._status == "running"
-        self._publish(force_visuals=not self._running and self.visual_interval is not None)
+        self._publish(visuals=None if self._running else self.visual_interval is not None)

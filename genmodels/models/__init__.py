@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .glow import Glow
+from .iaf import IAF
+from .maf import MAF
+from .nsf import NSF
 from .planar import PlanarFlow
 from .radial import RadialFlow
 from .realnvp import RealNVP
@@ -10,6 +14,10 @@ from .sylvester import SylvesterFlow
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
+    "maf": MAF,
+    "iaf": IAF,
+    "glow": Glow,
+    "nsf": NSF,
     "planar": PlanarFlow,
     "radial": RadialFlow,
     "sylvester": SylvesterFlow,
