@@ -188,6 +188,6 @@ class Target:
         edge = (x.abs() >= BOX + QUADRATURE_MARGIN - 1e-9).any(-1)
         if log_p[edge].max() > log_p.max() - 10:
             raise UserError(f"exp(-U) for energy {self.spec!r} does not fall off outside the box "
-                            f"[-{BOX:g}, {BOX:g}]^2; U must not decrease faster than -|x|^2 towards infinity")
+                            f"[-{BOX:g}, {BOX:g}]^2; the target's mass must lie inside it")
         spacing = (axis[1] - axis[0]).item()
         return float(torch.logsumexp(log_p, 0)) + 2 * math.log(spacing)

@@ -196,7 +196,8 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
-        """Images: test_nll (nats per image) and test_bpd from one and the same dequantisation draw."""
+        """Reverse KL: see `reverse_kl_metrics`. Images: test_nll (nats per image) and test_bpd
+        from one and the same dequantisation draw."""
         if self.target is not None:
             return self.reverse_kl_metrics()
         if self.levels is None:
