@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from .errors import UserError
 
@@ -42,12 +43,15 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
     data = setup.load_data()
     Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
     trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=args.device, visual_interval=None)
+    start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
+    steps_per_s = snap.step / (time.perf_counter() - start)
     if snap.status == "diverged":
         raise UserError(snap.message)
     if args.out:
         save(args.out, trainer.model, setup, snap.step)
-    return {"model": setup.model, "data": setup.data, "steps": snap.step, **evaluate(trainer.model, data)}
+    return {"model": setup.model, "data": setup.data, "steps": snap.step, "steps_per_s": round(steps_per_s, 1),
+            **evaluate(trainer.model, data)}
 
 
 def run_with_progress(trainer, steps: int):

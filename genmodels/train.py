@@ -186,8 +186,9 @@ class Trainer:
     def _compute_visuals(self) -> dict[str, np.ndarray]:
         torch.manual_seed(self.step_count)  # the same samples for the same weights
         out = self.model.visuals(self.grid if self.data.dim == 2 else None)
-        if self.data.dim == 2:
-            out["grid_x"], out["grid_y"] = self.grid_axes
+        if self.data.dim == 2:  # a model may plot on its own grid (a flow fitted to a target energy)
+            out.setdefault("grid_x", self.grid_axes[0])
+            out.setdefault("grid_y", self.grid_axes[1])
         return out
 
     # -- synchronous use (CLI, benchmarks, tests) ---------------------------------------------

@@ -8,7 +8,10 @@ from .glow import Glow
 from .iaf import IAF
 from .maf import MAF
 from .nsf import NSF
+from .planar import PlanarFlow
+from .radial import RadialFlow
 from .realnvp import RealNVP
+from .sylvester import SylvesterFlow
 from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
@@ -17,6 +20,9 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "iaf": IAF,
     "glow": Glow,
     "nsf": NSF,
+    "planar": PlanarFlow,
+    "radial": RadialFlow,
+    "sylvester": SylvesterFlow,
     "vae": VAE,
     "gan": GAN,
     "nsgan": NSGAN,

@@ -70,6 +70,11 @@ class GenerativeModel(nn.Module):
     def has_log_prob(self) -> bool:
         return type(self).log_prob is not GenerativeModel.log_prob
 
+    @property
+    def fits_data(self) -> bool:
+        """False when trained without the data (a flow fitted to an energy): held-out likelihood is then moot."""
+        return True
+
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
         """Family-specific held-out metrics for `train --json` (e.g. a VAE's test_elbo)."""
         return {}
