@@ -188,7 +188,7 @@ def test_gradient_penalty_is_taken_at_the_interpolates():
 def test_wgan_gp_critic_loss_adds_lambda_times_penalty():
     m = build("wgan-gp", gp_lambda=7.0)
     torch.manual_seed(1)
-    out = {k: float(v) for k, v in m.loss(torch.randn(32, 2), "D").items()}
+    out = {k: v.item() for k, v in m.loss(torch.randn(32, 2), "D").items()}
     assert out["loss"] == pytest.approx(-out["w1"] + out["penalty"]) and out["penalty"] >= 0
 
 

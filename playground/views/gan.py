@@ -49,7 +49,7 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
     """Two columns of panels: critic with arrows, D* (known density), manifold, timeline; then the curves."""
     model, config = MODELS[setup.model], setup.model_config
     zrange = model.critic_range(config)
-    overlay = theory_overlay(v, data) if data.log_prob is not None else {}
+    overlay, now = per_visuals(v, data)
     optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
     curves = timeline_rows(v, data)
     panels = [lambda: st.plotly_chart(critic_figure(v, data, model.critic_label, zrange), key="gan_critic")]
@@ -61,7 +61,7 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
     for i, panel in enumerate(panels):
         with columns[i % 2]:
             panel()
-    mode_meter(curves)
+    mode_meter(now)
     st.altair_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
 
 
@@ -105,14 +105,14 @@ def manifold_colours(n: int) -> list[str]:
     return ["#1f77b4" if i < half or n == 1 else "#ff7f0e" for i in range(n)]
 
 
-def mode_meter(curves: dict[str, np.ndarray]) -> None:
-    """The newest timeline entry: modes covered, high-quality share, and the histogram divergences."""
+def mode_meter(now: dict[str, float]) -> None:
+    """The current 2,500 fixed-z samples: modes covered, high-quality share, histogram divergences."""
     cols = st.columns(4)
-    if "modes" in curves:
-        cols[0].metric("modes covered (≥1 sample within 3σ)", f"{int(curves['modes'][-1])}/{int(curves['total'][-1])}")
-        cols[1].metric("high-quality samples", f"{100 * curves['high_quality'][-1]:.0f}%")
-    cols[2].metric("KL(data ‖ G)", f"{curves['kl'][-1]:.2f}", help="large when modes are missing")
-    cols[3].metric("KL(G ‖ data)", f"{curves['reverse_kl'][-1]:.2f}", help="large for samples off the data")
+    if "modes" in now:
+        cols[0].metric("modes covered (≥1 sample within 3σ)", f"{now['modes']:.0f}/{now['total']:.0f}")
+        cols[1].metric("high-quality samples", f"{100 * now['high_quality']:.0f}%")
+    cols[2].metric("KL(data ‖ G)", f"{now['kl']:.2f}", help="large when modes are missing")
+    cols[3].metric("KL(G ‖ data)", f"{now['reverse_kl']:.2f}", help="large for samples off the data")
 
 
 def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -148,13 +148,13 @@ def timeline_index(steps: list[int]) -> int:
 
 
 # -- cached theory (known density) --------------------------------------------------------------------
-def theory_overlay(v: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
-    """D* and the JS estimate for this visuals dict (recomputed only when the visuals change)."""
-    cached = st.session_state.get("gan_overlay")
+def per_visuals(v: dict[str, np.ndarray], data: Dataset) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(D* and the JS estimate, sample_quality of the current samples), recomputed only for new visuals."""
+    cached = st.session_state.get("gan_per_visuals")
     if cached is not None and cached[0] is v:
         return cached[1]
-    result = gan_overlay(v, data)
-    st.session_state.gan_overlay = (v, result)
+    result = gan_overlay(v, data), sample_quality(v["samples"], data)
+    st.session_state.gan_per_visuals = (v, result)
     return result
 
 
