@@ -57,10 +57,10 @@ def draw_stages(stages: np.ndarray) -> None:
 
 
 def draw_latents(v: dict[str, np.ndarray]) -> None:
-    """Glow: a data image and its latent z at each scale, one tile per channel, z ∈ [−3, 3] shown as black to white."""
+    """Glow: a held-out image and its latent z at each scale, one tile per channel, z ∈ [−3, 3] as black to white."""
     scales = sorted(k for k in v if k.startswith("latent_") and k != "latent_image")
     columns = st.columns(1 + len(scales))
-    columns[0].image(v["latent_image"], caption="data image", clamp=True, width=112)
+    columns[0].image(v["latent_image"], caption="held-out image", clamp=True, width=112)
     for column, key in zip(columns[1:], scales):
         z, tiles = v[key], min(len(v[key]), 4)
         grid = figures.image_grid((z + 3) / 6, z.shape, columns=tiles)
