@@ -23,10 +23,20 @@ from .data import Dataset
 from .device import pick_device
 from .limiter import LIMITER, Limiter
 from .models import GenerativeModel
+from .stopping import conditions
 
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
+TIMELINE_FRAMES = 50  # past visuals kept for replay; older ones are thinned by half
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The visuals of one past step, for replaying a run."""
+
+    step: int
+    visuals: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class Snapshot:
     visuals_step: int = -1
     device: str = "cpu"
     queue_position: int = 0
+    timeline: tuple[Frame, ...] = ()  # at most TIMELINE_FRAMES past visuals, oldest first
 
 
 def frozen(a: np.ndarray) -> np.ndarray:
@@ -95,6 +106,8 @@ class Trainer:
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
+        self._timeline: list[Frame] = []
+        self._armed = conditions(self.config.stop_when, self.config.patience)  # each fires once per run
         self._publish(force_visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
@@ -166,6 +179,7 @@ class Trainer:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
             self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
+            self._remember(Frame(self.step_count, self._visuals))
         self._snapshot = Snapshot(
             step=self.step_count,
             status=self._status,
@@ -176,7 +190,29 @@ class Trainer:
             visuals_step=self._visuals_step,
             device=str(self.device),
             queue_position=self.limiter.position(self),
+            timeline=tuple(self._timeline),
         )
+
+    def _remember(self, frame: Frame) -> None:
+        """Keep the frame for replay; past the cap, drop every other older frame (first and last stay)."""
+        self._timeline.append(frame)
+        if len(self._timeline) > TIMELINE_FRAMES:
+            del self._timeline[1:-1:2]
+
+    def _check_stop(self, budget: int) -> None:
+        """After a good chunk: 'done' when the step budget is spent or an armed stop condition fires.
+
+        A condition that fired is disarmed, so Resume trains on (until the budget or another condition).
+        """
+        if self.step_count >= budget:
+            self._status, self._message = "done", f"reached {budget} steps"
+            return
+        for condition in self._armed:
+            reason = condition.check(self._history, self.step_count)
+            if reason:
+                self._armed.remove(condition)
+                self._status, self._message = "done", reason
+                return
 
     def _compute_visuals(self) -> dict[str, np.ndarray]:
         torch.manual_seed(self.step_count)  # the same samples for the same weights
@@ -187,18 +223,15 @@ class Trainer:
 
     # -- synchronous use (CLI, benchmarks, tests) ---------------------------------------------
     def run(self, steps: int, on_chunk: Callable[[Snapshot], None] | None = None) -> Snapshot:
-        """Train `steps` rounds in the caller's thread; stop early if the loss diverges."""
+        """Train `steps` rounds in the caller's thread; stop early on divergence or a stop condition."""
         target = self.step_count + steps
         self._status = "running"
-        while self.step_count < target:
-            if not self._chunk(target - self.step_count):
-                break
+        while self._status == "running":
+            if self.step_count >= target or self._chunk(target - self.step_count):
+                self._check_stop(target)
             self._publish()
             if on_chunk:
                 on_chunk(self._snapshot)
-        else:
-            self._status = "done"
-        self._publish()
         return self._snapshot
 
     # -- the background worker ------------------------------------------------------------------
@@ -318,10 +351,9 @@ class Trainer:
         self._publish(force_visuals=self.visual_interval is not None)
 
     def _run_chunk(self) -> None:
-        if self.step_count < self.config.steps:
-            self._status = "running"
-            self._chunk(self.config.steps - self.step_count)
-        if self.step_count >= self.config.steps and self._status == "running":
-            self._status, self._message = "done", f"reached {self.config.steps} steps"
+        budget = self.config.steps
+        self._status = "running"
+        if self.step_count >= budget or self._chunk(budget - self.step_count):
+            self._check_stop(budget)
         self._running = self._status == "running"
         self._publish(force_visuals=not self._running and self.visual_interval is not None)
