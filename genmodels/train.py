@@ -28,7 +28,7 @@ from .stopping import conditions
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
-TIMELINE_FRAMES = 50  # past visuals kept for replay; older ones are thinned by half
+TIMELINE_FRAMES = 50  # at most this many past visuals are kept for replay, evenly spread
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,10 @@ class Trainer:
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
-        self._timeline: list[Frame] = []
+        self._kept: list[tuple[int, Frame]] = []  # (index among all frames, frame), every stride-th
+        self._frames_seen, self._stride, self._latest_frame = 0, 1, None
         self._armed = conditions(self.config.stop_when, self.config.patience)  # each fires once per run
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._publish(visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.train_x), (self.config.batch_size,), device=self.device, generator=self.generator)
@@ -171,11 +172,12 @@ class Trainer:
             if len(h) > HISTORY_POINTS:
                 del h[::2]
 
-    def _publish(self, force_visuals: bool = False) -> None:
-        """Make a new Snapshot; recompute visuals when due (at most ~20% of the worker's time)."""
+    def _publish(self, visuals: bool | None = None) -> None:
+        """Make a new Snapshot. Visuals: None = when due (at most ~20% of the worker's time), True/False = force."""
         now = time.monotonic()
-        due = self.visual_interval is not None and now >= self._visual_due
-        if (due or force_visuals) and self._visuals_step != self.step_count:
+        if visuals is None:
+            visuals = self.visual_interval is not None and now >= self._visual_due
+        if visuals and self._visuals_step != self.step_count:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
             self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
@@ -190,14 +192,26 @@ class Trainer:
             visuals_step=self._visuals_step,
             device=str(self.device),
             queue_position=self.limiter.position(self),
-            timeline=tuple(self._timeline),
+            timeline=self._frames() if self._latest_frame else (),
         )
 
     def _remember(self, frame: Frame) -> None:
-        """Keep the frame for replay; past the cap, drop every other older frame (first and last stay)."""
-        self._timeline.append(frame)
-        if len(self._timeline) > TIMELINE_FRAMES:
-            del self._timeline[1:-1:2]
+        """Keep every `stride`-th new frame; past the cap, double the stride and drop the frames off it.
+
+        The kept frames stay evenly spread over the run however long it is; the latest
+        frame is always shown (`_frames`).
+        """
+        self._latest_frame, self._frames_seen = frame, self._frames_seen + 1
+        if (self._frames_seen - 1) % self._stride:
+            return
+        self._kept.append((self._frames_seen - 1, frame))
+        if len(self._kept) >= TIMELINE_FRAMES:
+            self._stride *= 2
+            self._kept = [(k, f) for k, f in self._kept if k % self._stride == 0]
+
+    def _frames(self) -> tuple[Frame, ...]:
+        kept = tuple(f for _, f in self._kept)
+        return kept if kept and kept[-1] is self._latest_frame else (*kept, self._latest_frame)
 
     def _check_stop(self, budget: int) -> None:
         """After a good chunk: 'done' when the step budget is spent or an armed stop condition fires.
@@ -229,7 +243,8 @@ class Trainer:
         while self._status == "running":
             if self.step_count >= target or self._chunk(target - self.step_count):
                 self._check_stop(target)
-            self._publish()
+            ended = self._status != "running"
+            self._publish(visuals=self.visual_interval is not None if ended else None)  # the end: fresh visuals
             if on_chunk:
                 on_chunk(self._snapshot)
         return self._snapshot
@@ -265,6 +280,7 @@ class Trainer:
             self._running = False
             if self._status in ("running", "queued"):
                 self._status = "paused"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def step(self, phase: str | None = None) -> None:
@@ -284,6 +300,7 @@ class Trainer:
             self._pending.clear()
             if self._status not in ("diverged", "closed", "ready"):
                 self._status = "stopped"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def reset(self) -> None:
@@ -348,7 +365,7 @@ class Trainer:
     def _do_pending_step(self) -> None:
         if self._chunk(1, self._pending.pop(0)):
             self._status = "paused"
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._publish(visuals=self.visual_interval is not None)
 
     def _run_chunk(self) -> None:
         budget = self.config.steps
@@ -356,4 +373,4 @@ class Trainer:
         if self.step_count >= budget or self._chunk(budget - self.step_count):
             self._check_stop(budget)
         self._running = self._status == "running"
-        self._publish(force_visuals=not self._running and self.visual_interval is not None)
+        self._publish(visuals=not self._running and self.visual_interval is not None)

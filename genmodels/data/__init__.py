@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numpy as np
 
 from ..errors import UserError
@@ -37,9 +38,10 @@ def mixture_toy(name: str, mixture: toy2d.GaussianMixture):
     return load
 
 
+@functools.cache
 def mixture_entropy(mixture: toy2d.GaussianMixture) -> float:
-    """H = -E log p(x) by Monte Carlo over 200k samples (standard error < 2e-3 nats)."""
-    x = mixture.sample(200_000, np.random.default_rng(12345))
+    """H = -E log p(x) by Monte Carlo over 100k samples (standard error < 3e-3 nats)."""
+    x = mixture.sample(100_000, np.random.default_rng(12345))
     return float(-mixture.log_prob(x).mean())
 
 
