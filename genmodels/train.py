@@ -21,6 +21,7 @@ import torch
 from .config import TrainConfig
 from .data import Dataset
 from .device import pick_device
+from .errors import UserError
 from .limiter import LIMITER, Limiter
 from .models import GenerativeModel
 from .stopping import conditions
@@ -229,8 +230,11 @@ class Trainer:
                 return
 
     def _compute_visuals(self) -> dict[str, np.ndarray]:
-        torch.manual_seed(self.step_count)  # the same samples for the same weights
-        out = self.model.visuals(self.grid if self.data.dim == 2 else None)
+        # The same samples for the same weights, without touching the training's random stream:
+        # a run then gives the same numbers whenever its pictures were drawn (app, CLI, script).
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.step_count)
+            out = self.model.visuals(self.grid if self.data.dim == 2 else None)
         if self.data.dim == 2:
             out["grid_x"], out["grid_y"] = self.grid_axes
         return out
@@ -252,6 +256,24 @@ class Trainer:
     # -- the background worker ------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def weights(self) -> tuple[dict[str, torch.Tensor], int]:
+        """A CPU copy of the weights and their step, taken between chunks (safe while training)."""
+        with self._cond:
+            return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}, self.step_count
+
+    def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
+        """Continue from saved weights (a checkpoint) at `step`; Reset still gives fresh ones."""
+        with self._cond:
+            if self.active or self.model is None:
+                raise UserError("pause training (or press Reset after a closed run) before loading weights")
+            try:
+                self.model.load_state_dict(state)
+            except RuntimeError as e:
+                raise UserError(f"these weights do not fit this model: {str(e).splitlines()[0]}") from None
+            self.optimizers = self.model.configure_optimizers(self.config.lr)
+            self.step_count, self._status, self._message = step, "paused", f"loaded the weights of step {step}"
+            self._publish(visuals=self.visual_interval is not None)
 
     @property
     def active(self) -> bool:
