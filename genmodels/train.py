@@ -395,4 +395,4 @@ class Trainer:
         if self.step_count >= budget or self._chunk(budget - self.step_count):
             self._check_stop(budget)
         self._running = self._status == "running"
-        self._publish(visuals=not self._running and self.visual_interval is not None)
+        self._publish(visuals=None if self._running else self.visual_interval is not None)

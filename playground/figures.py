@@ -43,8 +43,13 @@ def heatmap(values: np.ndarray, gx: np.ndarray, gy: np.ndarray, title: str, over
     return layout(fig, title)
 
 
-def samples_vs_data(samples: np.ndarray, data: np.ndarray, title: str = "samples (red) vs data (blue)") -> go.Figure:
+def samples_vs_data(samples: np.ndarray, data: np.ndarray, axes: tuple[np.ndarray, np.ndarray] | None = None,
+                    title: str = "samples (red) vs data (blue)") -> go.Figure:
+    """Both point sets; with `axes` (the density grid's ticks) the view stays fixed while samples move."""
     fig = go.Figure([scatter(thin(data), DATA_COLOUR, "data"), scatter(thin(samples), MODEL_COLOUR, "model")])
+    if axes is not None:
+        fig.update_xaxes(range=[axes[0][0], axes[0][-1]])
+        fig.update_yaxes(range=[axes[1][0], axes[1][-1]])
     return layout(fig, title)
 
 

@@ -151,3 +151,10 @@ def test_visuals_come_with_the_snapshot():
     v = t.snapshot().visuals
     assert set(v) >= {"grid_x", "grid_y"}
     assert t.snapshot().visuals_step == 5
+
+
+def test_visuals_refresh_while_training_in_the_background():
+    t = trainer(visual_interval=0.01)
+    t.start()
+    assert wait_for(lambda: t.snapshot().visuals_step > 0 and t.snapshot().status == "running")
+    t.close()

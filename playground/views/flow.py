@@ -24,7 +24,8 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
         left.plotly_chart(figures.heatmap(density, v["grid_x"], v["grid_y"], "density exp(log p(x)) with data",
                                           overlay=data.test), key="density")
     if "samples" in v:
-        right.plotly_chart(figures.samples_vs_data(v["samples"], data.test), key="samples")
+        axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
+        right.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key="samples")
     if "stages" in v:
         draw_stages(v["stages"])
 
