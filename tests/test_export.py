@@ -100,3 +100,29 @@ def test_config_json_round_trip_and_bad_files():
             checkpoint.setup_from_json(bad)
     with pytest.raises(UserError, match="layers"):
         checkpoint.setup_from_json('{"genmodels": 1, "setup": {"model": "realnvp", "layers": "1e9"}}')
+
+
+def test_timeline_gif_has_one_frame_per_stored_frame():
+    import imageio.v3 as iio
+
+    from playground.downloads import timeline_gif
+
+    data = SETUP.load_data()
+    trainer = Trainer(lambda: SETUP.build_model(data), data, SETUP.train, device="cpu", visual_interval=0.0)
+    for _ in range(3):
+        trainer.run(2)
+    frames = trainer.snapshot().timeline
+    gif = iio.imread(timeline_gif(frames, data), extension=".gif", index=None)
+    assert len(frames) >= 2 and gif.shape[0] == len(frames)
+
+
+def test_app_reads_a_checkpoint_upload_and_rejects_a_foreign_file():
+    from playground.downloads import read_checkpoint
+
+    trainer = trained()
+    state, step = trainer.weights()
+    setup, (same, weights, loaded_step) = read_checkpoint(checkpoint.to_bytes(state, SETUP, step), "run.safetensors")
+    assert setup == same == SETUP and loaded_step == 10
+    assert all(torch.equal(weights[k], v) for k, v in state.items())
+    with pytest.raises(UserError, match="the file is not a readable safetensors checkpoint"):
+        read_checkpoint(b"\x80\x04pickle?", "evil.safetensors")
