@@ -120,12 +120,12 @@ def preset_picker() -> None:
         with st.sidebar:
             select(st)
         return
-    left, middle, right = st.columns([1, 8, 1], vertical_alignment="bottom")
-    left.button("◀", key="preset.previous", on_click=step_preset, args=(-1,), use_container_width=True,
-                shortcut=PRESET_SHORTCUTS["previous"], help="previous preset (Page Up)")
+    left, middle, right = st.columns([2, 7, 2], vertical_alignment="bottom")
+    left.button("◀ prev", key="preset.previous", on_click=step_preset, args=(-1,), use_container_width=True,
+                shortcut=PRESET_SHORTCUTS["previous"])
     select(middle)
-    right.button("▶", key="preset.next", on_click=step_preset, args=(1,), use_container_width=True,
-                 shortcut=PRESET_SHORTCUTS["next"], help="next preset (Page Down)")
+    right.button("next ▶", key="preset.next", on_click=step_preset, args=(1,), use_container_width=True,
+                 shortcut=PRESET_SHORTCUTS["next"])
 
 
 def problems() -> list[str]:
@@ -158,9 +158,8 @@ def header(setups: list[Setup]) -> None:
     st.subheader(preset.title)
     if preset.setups != setups:
         st.caption("The settings were changed from the preset's; choose it again to restore them.")
-    text, equation = st.columns([3, 2])
-    text.markdown(preset.explanation)
-    equation.latex(preset.equation)
+    st.markdown(preset.explanation)
+    st.latex(preset.equation)
 
 
 def run_names(setups: list[Setup], fallback: list[str]) -> list[str]:

@@ -9,9 +9,10 @@ from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
 
 
 def test_canvas_objects_map_to_the_plane_with_y_up():
-    path = {"type": "path", "path": [["M", 0, 0], ["Q", 100, 100, 200, 200], ["L", 400, 400]]}
-    dot = {"type": "circle", "left": 97, "top": 297, "radius": 3, "originX": "left"}
-    centred = {"type": "circle", "left": 300, "top": 100, "radius": 3, "originX": "center"}
+    # As streamlit-drawable-canvas 0.13 (Fabric.js 7) sends them: absolute path vertices, circles by origin.
+    path = {"type": "Path", "path": [["M", 0, 0], ["Q", 100, 100, 200, 200], ["L", 400, 400]]}
+    dot = {"type": "Circle", "left": 97, "top": 300, "radius": 3, "originX": "left", "originY": "center"}
+    centred = {"type": "circle", "left": 300, "top": 97, "radius": 3, "originX": "center", "originY": "top"}
     ignored = {"type": "rect", "left": 1, "top": 1}
     points = canvas_points([path, dot, centred, ignored], width=400, height=400)
     expected = [(-BOX, BOX), (-BOX / 2, BOX / 2), (0, 0), (BOX, -BOX), (-BOX / 2, -BOX / 2), (BOX / 2, BOX / 2)]

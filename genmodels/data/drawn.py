@@ -27,13 +27,16 @@ def canvas_points(objects: list[dict], width: int, height: int) -> np.ndarray:
 
 
 def _object_pixels(obj: dict) -> list[tuple[float, float]]:
-    if obj.get("type") == "path":
+    """Fabric.js 7 names types 'Path' and 'Circle'; path vertices are absolute, a circle's left/top follow its origin."""
+    kind = str(obj.get("type", "")).lower()
+    if kind == "path":
         numbers = [v for command in obj.get("path", []) for v in command[1:] if isinstance(v, (int, float))]
         return list(zip(numbers[0::2], numbers[1::2]))
-    if obj.get("type") == "circle":
-        centred = obj.get("originX") == "center"
-        r = 0.0 if centred else float(obj.get("radius", 0))
-        return [(float(obj["left"]) + r, float(obj["top"]) + r)]
+    if kind == "circle":
+        r = float(obj.get("radius", 0))
+        x = float(obj["left"]) + (r if obj.get("originX", "left") == "left" else 0.0)
+        y = float(obj["top"]) + (r if obj.get("originY", "top") == "top" else 0.0)
+        return [(x, y)]
     return []
 
 
