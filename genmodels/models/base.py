@@ -28,6 +28,7 @@ class GenerativeModel(nn.Module):
 
     family: ClassVar[str]
     Config: ClassVar[type]
+    levels: int | None = None  # grey levels of image data (Dataset.levels), set by Setup.build_model
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__()
