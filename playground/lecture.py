@@ -157,7 +157,9 @@ def header(setups: list[Setup]) -> None:
         return
     st.subheader(preset.title)
     if preset.setups != setups:
-        st.caption("The settings were changed from the preset's; choose it again to restore them.")
+        note, restore = st.columns([4, 1], vertical_alignment="center")
+        note.caption("The settings were changed from the preset's.")
+        restore.button("restore the preset", key="preset.restore", on_click=on_preset_change)
     st.markdown(preset.explanation)
     st.latex(preset.equation)
 

@@ -76,6 +76,8 @@ def test_choosing_a_preset_sets_the_sidebar_the_compared_run_and_the_url(apps):
     assert query(at) == {"data": "moons", "model": "realnvp", "layers": "4", "hidden": "64", "steps": "1500",
                          "lr": "0.002"}
     assert "changed from the preset" in at.caption[0].value
+    at.button(key="preset.restore").click().run()
+    assert query(at) == {"preset": "realnvp-coupling"} and at.number_input(key="realnvp.layers").value == 8
 
 
 def test_lecture_url_opens_the_preset_with_its_bar_and_shortcut_buttons(apps):
