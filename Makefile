@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint clean
+.PHONY: run test loadtest lint clean
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(PY) -m pytest -q
+
+loadtest: $(VENV)/installed  # N simulated sessions against a local server; see LOADTEST.md
+	$(PY) -m pytest -q tests/load
+	$(PY) tests/load/loadtest.py --sessions 10 25 50 --duration 30
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

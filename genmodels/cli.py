@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from .errors import UserError
 
@@ -40,17 +41,22 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
 def train_setup(setup, device: str, out: str | None = None) -> dict:
     """Train one setup to its step budget (or a stop condition); its final metrics."""
     from .checkpoint import save
+    from .limits import Limits
     from .metrics import evaluate
     from .train import Trainer
 
     data = setup.load_data()
+    Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
     trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=device, visual_interval=None)
+    start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
+    steps_per_s = snap.step / (time.perf_counter() - start)
     if snap.status == "diverged":
         raise UserError(snap.message)
     if out:
         save(out, trainer.model, setup, snap.step)
-    return {"model": setup.model, "data": setup.data, "steps": snap.step, **evaluate(trainer.model, data)}
+    return {"model": setup.model, "data": setup.data, "steps": snap.step, "steps_per_s": round(steps_per_s, 1),
+            **evaluate(trainer.model, data)}
 
 
 def cmd_preset(args: argparse.Namespace, extra: list[str]) -> list[dict] | None:

@@ -1,7 +1,8 @@
 """Typed, validated configs: frozen dataclasses whose field metadata gives the allowed range.
 
 Field metadata keys: "min", "max" (numbers), "choices" (strings), "help", "log" (a
-log-scale slider in the UI). `build_config` turns user strings (CLI flags, URL
+log-scale slider in the UI), "check" (a callable that raises UserError on a bad value,
+e.g. a free-text energy expression). `build_config` turns user strings (CLI flags, URL
 query values, widgets) into a config, with a UserError that names the bad field.
 """
 
@@ -50,6 +51,8 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
         raise UserError(f"{f.name} = {v} is outside the allowed range [{meta.get('min')}, {meta.get('max')}]")
     if "choices" in meta and v not in meta["choices"]:
         raise UserError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+    if "check" in meta:
+        meta["check"](v)
     return v
 
 

@@ -29,6 +29,7 @@ from .stopping import conditions
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
+PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
 TIMELINE_FRAMES = 50  # at most this many past visuals are kept for replay, evenly spread
 
 
@@ -81,10 +82,12 @@ class Trainer:
         visual_interval: float | None = 0.25,
         limiter: Limiter = LIMITER,
         idle_timeout: float | None = None,
+        drop_timeout: float | None = None,
     ):
         self.build, self.data, self.config = build, data, config or TrainConfig()
         self.device = pick_device(device)
-        self.visual_interval, self.limiter, self.idle_timeout = visual_interval, limiter, idle_timeout
+        self.visual_interval, self.limiter = visual_interval, limiter
+        self.idle_timeout, self.drop_timeout = idle_timeout, drop_timeout
         self.train_x = torch.as_tensor(data.train, device=self.device)
         if data.dim == 2:
             gx, gy = plot_grid(data)
@@ -102,6 +105,7 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = self.build().to(self.device)
         self.model.init_from_data(self.train_x[: min(len(self.train_x), 4096)])
+        self.model.set_probe(torch.as_tensor(self.data.test[:PROBE_POINTS], device=self.device))
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""
@@ -235,8 +239,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.step_count)
             out = self.model.visuals(self.grid if self.data.dim == 2 else None)
-        if self.data.dim == 2:
-            out["grid_x"], out["grid_y"] = self.grid_axes
+        if self.data.dim == 2:  # a model may plot on its own grid (a flow fitted to a target energy)
+            out.setdefault("grid_x", self.grid_axes[0])
+            out.setdefault("grid_y", self.grid_axes[1])
         return out
 
     # -- synchronous use (CLI, benchmarks, tests) ---------------------------------------------
@@ -281,7 +286,8 @@ class Trainer:
         return self._running or bool(self._pending) or self._reset_requested
 
     def heartbeat(self) -> None:
-        """Called by the UI on each refresh; a worker whose watcher went silent stops itself."""
+        """Called by the UI on each refresh. Without one, training pauses after `idle_timeout`
+        seconds and the run is closed (its memory freed) after `drop_timeout` seconds."""
         self.last_seen = time.monotonic()
 
     def start(self) -> None:
@@ -291,7 +297,8 @@ class Trainer:
                 return
             if self._status in ("done", "stopped"):
                 self._status = "paused"
-            self._running = True
+            self._running, self._message = True, ""
+            self.heartbeat()  # pressing a button is a sign of life
             self._ensure_worker()
             self._cond.notify_all()
 
@@ -312,6 +319,7 @@ class Trainer:
                 return
             self._running = False
             self._pending.append(phase)
+            self.heartbeat()
             self._ensure_worker()
             self._cond.notify_all()
 
@@ -359,9 +367,13 @@ class Trainer:
             with self._cond:
                 if self._closing:
                     return
-                if self._idle():
-                    self._free("closed", "the browser tab went away, so this run was stopped to free memory")
+                if self._silent_for(self.drop_timeout):
+                    self._free("closed", "no page refresh for a long time (a closed or idle tab): "
+                                         "this run was closed to free memory")
                     return
+                if self._running and self._silent_for(self.idle_timeout):
+                    self._pause_idle()
+                    continue
                 if self._reset_requested:
                     self._reset_requested = False
                     self.limiter.release(self)
@@ -381,8 +393,14 @@ class Trainer:
                     continue
                 self._run_chunk()
 
-    def _idle(self) -> bool:
-        return self.idle_timeout is not None and time.monotonic() - self.last_seen > self.idle_timeout
+    def _silent_for(self, timeout: float | None) -> bool:
+        return timeout is not None and time.monotonic() - self.last_seen > timeout
+
+    def _pause_idle(self) -> None:
+        self._running, self._status = False, "paused"
+        self._message = f"paused after {self.idle_timeout:g} s without a page refresh (an idle or closed tab)"
+        self.limiter.release(self)
+        self._publish(visuals=False)
 
     def _do_pending_step(self) -> None:
         if self._chunk(1, self._pending.pop(0)):
@@ -395,4 +413,6 @@ class Trainer:
         if self.step_count >= budget or self._chunk(budget - self.step_count):
             self._check_stop(budget)
         self._running = self._status == "running"
+        if self.limiter.should_yield(self):
+            self.limiter.release(self)  # queue again behind the sessions that wait (round robin)
         self._publish(visuals=None if self._running else self.visual_interval is not None)

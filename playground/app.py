@@ -20,7 +20,7 @@ from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
 from playground import byod, compare, downloads, figures, history, lecture, widgets  # noqa: E402
 from playground.controls import controls, status_line  # noqa: E402
-from playground.session import Run, run_for, shared_dataset  # noqa: E402
+from playground.session import LIMITS, Run, run_for, shared_dataset  # noqa: E402
 from playground.views import VIEWS  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -62,7 +62,7 @@ def upload_csv() -> None:
     if file is None:
         return
     try:
-        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name)
+        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name, max_rows=LIMITS.max_rows)
         st.session_state.csv_text = file.getvalue().decode("utf-8", "replace")  # for the exported script
     except UserError as e:
         st.error(f"{file.name}: {e}")
@@ -72,14 +72,15 @@ def resolve_data(setup: Setup):
     if setup.data != CSV:
         return shared_dataset(setup.data, setup.train.seed)
     if "csv_data" not in st.session_state:
-        raise UserError("upload a CSV of 2D points in the sidebar (two numeric columns, 10 to 1,000,000 rows)")
+        raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {LIMITS.max_rows:,} "
+                        "rows)")
     return st.session_state.csv_data
 
 
 def live(run: Run) -> None:
     fast = run.trainer.active
 
-    @st.fragment(run_every=0.25 if fast else 2.0)
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
     def panel() -> None:
         t = run.trainer
         t.heartbeat()

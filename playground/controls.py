@@ -31,6 +31,22 @@ def controls(trainers: list[Trainer]) -> None:
     cols[3].button("Stop", key="stop", on_click=each("stop"), use_container_width=True, shortcut=SHORTCUTS["stop"])
     cols[4].button("Reset", key="reset", on_click=each("reset"), use_container_width=True,
                    help="fresh weights, same seed", shortcut=SHORTCUTS["reset"])
+    phase_buttons(trainers)
+
+
+def phase_buttons(trainers: list[Trainer]) -> None:
+    """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
+    several = [t for t in trainers if t.model is not None and len(t.model.phases()) > 1]
+    phases = list(dict.fromkeys(p.name for t in several for p in t.model.phases()))
+    for col, phase in zip(st.columns(5), phases):
+        col.button(f"Step {phase}", key=f"step_{phase}", on_click=step_phase, args=(several, phase),
+                   use_container_width=True, help=f"one optimiser step of {phase} alone")
+
+
+def step_phase(trainers: list[Trainer], phase: str) -> None:
+    for t in trainers:
+        if t.model is not None and phase in {p.name for p in t.model.phases()}:
+            t.step(phase)
 
 
 def status_line(snap: Snapshot, label: str = "") -> None:
@@ -43,5 +59,7 @@ def status_line(snap: Snapshot, label: str = "") -> None:
         st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
     elif snap.status == "closed":
         st.warning(f"{snap.message}. Press Reset to start again.")
+    elif snap.status == "paused" and snap.message:
+        st.info(f"{snap.message}; press Resume to go on")
     elif snap.status == "done" and snap.message:
         st.success(snap.message)

@@ -8,12 +8,17 @@ import math
 import streamlit as st
 
 from genmodels.config import build_config, field_type
+from genmodels.errors import UserError
 
 
 def config_widgets(cls: type, current, prefix: str):
     """Widgets for every field of `cls`, starting from `current`; returns the new config."""
     values = {f.name: field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") for f in dataclasses.fields(cls)}
-    return build_config(cls, values)
+    try:
+        return build_config(cls, values)
+    except UserError as e:  # a typed value the config refuses, e.g. an energy expression
+        st.error(str(e))
+        return current
 
 
 def field_widget(f: dataclasses.Field, value, key: str):

@@ -27,7 +27,7 @@ def canvas_points(objects: list[dict], width: int, height: int) -> np.ndarray:
 
 
 def _object_pixels(obj: dict) -> list[tuple[float, float]]:
-    """Fabric.js 7 names types 'Path' and 'Circle'; path vertices are absolute, a circle's left/top follow its origin."""
+    """Fabric.js 7 types 'Path' (absolute vertices) and 'Circle' (left/top at its origin); others: none."""
     kind = str(obj.get("type", "")).lower()
     if kind == "path":
         numbers = [v for command in obj.get("path", []) for v in command[1:] if isinstance(v, (int, float))]

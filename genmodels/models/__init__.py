@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
 from .glow import Glow
 from .iaf import IAF
 from .maf import MAF
 from .nsf import NSF
+from .planar import PlanarFlow
+from .radial import RadialFlow
 from .realnvp import RealNVP
+from .sylvester import SylvesterFlow
+from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
@@ -15,6 +20,15 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "iaf": IAF,
     "glow": Glow,
     "nsf": NSF,
+    "planar": PlanarFlow,
+    "radial": RadialFlow,
+    "sylvester": SylvesterFlow,
+    "vae": VAE,
+    "gan": GAN,
+    "nsgan": NSGAN,
+    "lsgan": LSGAN,
+    "wgan": WGAN,
+    "wgan-gp": WGANGP,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]

@@ -3,20 +3,29 @@
 Change of variables (course notes, "Invertible transformations"):
     log p(x) = log N(g^{-1}(x); 0, I) + log |det J_{g^{-1}}(x)|.
 Every layer is a `Transform` that returns its output and log |det J| together.
+
+A flow is fitted either by maximum likelihood on data (the forward KL) or, for a 2D
+unnormalised target exp(-U), by the reverse KL (Rezende & Mohamed 2015): the config's
+`objective` picks which.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..energy import Target, box_axes, mesh
+from ..errors import UserError
 from .base import GenerativeModel
 
 EVAL_BATCH = 512  # images per batch when evaluating held-out metrics
+OBJECTIVES = ("ml", "reverse_kl")
+METRIC_SAMPLES = 10_000  # samples of q for the reverse-KL metrics
 
 
 class Transform(nn.Module):
@@ -83,8 +92,13 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 class FlowConfig:
     """Fields every flow shares; each flow's config extends it."""
 
+    objective: str = field(default="ml", metadata={
+        "choices": OBJECTIVES,
+        "help": "ml: maximum likelihood on the data; reverse_kl: fit exp(-U) of the target (the data are unused)"})
+    target: str = field(default="U1", metadata={
+        "check": Target,
+        "help": "reverse KL target: U1, U2, U3, U4 or an energy in x1, x2 such as (x1**2 + 4*x2**2)/2"})
     layers: int = 8
-    hidden: int = 64
 
 
 class Flow(GenerativeModel):
@@ -104,7 +118,24 @@ class Flow(GenerativeModel):
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
+        self.target = Target(config.target) if config.objective == "reverse_kl" else None
+        if self.target is not None and dim != 2:
+            raise UserError(f"reverse KL targets are 2D energies, but the data set has {dim} dimensions; "
+                            "pick a 2D data set (its points are not used) or the objective ml")
         self.register_buffer("z_fixed", torch.randn(1000, dim, generator=torch.Generator().manual_seed(0)))
+
+    def closed_form_towards_fit(self, transforms: Iterable[Transform]) -> nn.ModuleList:
+        """Layers that are closed form z → x (planar, radial, Sylvester), turned to where the objective runs.
+
+        Reverse KL evaluates z → x, as Rezende & Mohamed (2015) use them; maximum likelihood
+        evaluates x → z, so there each layer is inverted: its closed form normalises the data
+        and sampling solves its inverse.
+        """
+        return nn.ModuleList(t if self.target is not None else Inverse(t) for t in transforms)
+
+    @property
+    def fits_data(self) -> bool:
+        return self.target is None
 
     def dequantise(self, x: torch.Tensor) -> torch.Tensor:
         """y = (x·(L−1) + u)/L for image data, x itself for continuous data."""
@@ -131,12 +162,26 @@ class Flow(GenerativeModel):
         return standard_normal_log_prob(z) + log_det
 
     def init_from_data(self, x: torch.Tensor) -> None:
-        init_from_data(self.transforms, self.dequantise(x))
+        """Data-dependent layers start from the data, or for reverse KL (no data) from N(0, I)."""
+        init_from_data(self.transforms, self.dequantise(x) if self.target is None else torch.randn_like(x))
 
     def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
-        """Maximum likelihood: minimise the mean negative log-likelihood (forward KL)."""
+        """Maximum likelihood: the mean negative log-likelihood (forward KL); or the reverse KL."""
+        if self.target is not None:
+            return self.reverse_kl(x.shape[0])
         nll = -self.log_prob(x).mean()
         return {"loss": nll, "nll": nll}
+
+    def reverse_kl(self, n: int) -> dict[str, torch.Tensor]:
+        """The free energy E_q[U(x)] - H(q) = KL(q ‖ p) - log Z of q = g_# N(0, I) (Rezende & Mohamed 2015).
+
+        With x = g(z), z ~ N(0, I): -log q(x) = -log N(z) + log |det ∂x/∂z| estimates the entropy H(q).
+        """
+        z = torch.randn(n, self.dim, device=self.device)
+        x, log_det = self.from_base(z)
+        energy = self.target.energy(x).mean()
+        entropy = (log_det - standard_normal_log_prob(z)).mean()
+        return {"loss": energy - entropy, "energy": energy, "entropy": entropy}
 
     def transform_stages(self, z: torch.Tensor) -> list[torch.Tensor]:
         """The points after each layer: [z, g_1(z), g_2(g_1(z)), ..., x] (the notes' Fig. 6)."""
@@ -151,18 +196,39 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
-        """Images: test_nll (nats per image) and test_bpd from one and the same dequantisation draw."""
+        """Reverse KL: see `reverse_kl_metrics`. Images: test_nll (nats per image) and test_bpd
+        from one and the same dequantisation draw."""
+        if self.target is not None:
+            return self.reverse_kl_metrics()
         if self.levels is None:
             return {}
         nll = float(torch.cat([-self.log_prob(b) for b in x_test.split(EVAL_BATCH)]).mean())
         return {"test_nll": nll, "test_bpd": (nll / self.dim + math.log(self.levels)) / math.log(2)}
 
+    def reverse_kl_metrics(self) -> dict[str, float]:
+        """KL(q ‖ p) in nats (Monte Carlo over q, log Z by quadrature) and the effective sample
+        size per sample of the importance weights p/q (1 when q = p)."""
+        z = torch.randn(METRIC_SAMPLES, self.dim, device=self.device,
+                        generator=torch.Generator(self.device).manual_seed(0))
+        x, log_det = self.from_base(z)
+        log_w = -self.target.energy(x) - standard_normal_log_prob(z) + log_det  # log p̃(x) - log q(x)
+        ess = torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)) / len(log_w)
+        return {"reverse_kl": self.target.log_z - float(log_w.mean()), "ess": float(ess)}
+
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
+        """Samples; for 2D the density on the grid and the layer stages; for reverse KL also the
+        target density, all on the target's box (which replaces the data's grid)."""
         if grid is None and len(self.shape) == 3:
             return {"samples": self.sample(64).view(64, *self.shape[-2:]).cpu().numpy()}
         out = {"samples": self.sample(1000).cpu().numpy()}
-        if self.dim == 2:
-            out["log_density"] = self.log_prob(grid).cpu().numpy()
-            out["stages"] = np.stack([s.cpu().numpy() for s in self.transform_stages(self.z_fixed)])
+        if self.dim != 2:
+            return out
+        if self.target is not None:
+            axis = box_axes(math.isqrt(len(grid)))
+            grid = mesh(axis).to(self.device)
+            out["grid_x"] = out["grid_y"] = axis.numpy()
+            out["target_log_density"] = self.target.log_prob(grid).cpu().numpy()
+        out["log_density"] = self.log_prob(grid).cpu().numpy()
+        out["stages"] = np.stack([s.cpu().numpy() for s in self.transform_stages(self.z_fixed)])
         return out

@@ -1,4 +1,4 @@
-"""Flow views: density heatmap over the data, samples, and N(0, I) transformed layer by layer."""
+"""Flow views: density heatmap over the data (or the reverse-KL target), samples, and N(0, I) layer by layer."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
             draw_latents(v)
         return
     left, right = st.columns(2)
+    if "target_log_density" in v:
+        draw_target(v, setup.model_config.target, left, right)
+    else:
+        draw_fit_to_data(v, data, left, right)
+    if "stages" in v:
+        draw_stages(v["stages"])
+
+
+def draw_fit_to_data(v: dict, data: Dataset, left, right) -> None:
     if "log_density" in v:
         density = np.exp(v["log_density"])
         left.plotly_chart(figures.heatmap(density, v["grid_x"], v["grid_y"], "density exp(log p(x)) with data",
@@ -28,8 +37,15 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     if "samples" in v:
         axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
         right.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key="samples")
-    if "stages" in v:
-        draw_stages(v["stages"])
+
+
+def draw_target(v: dict, target: str, left, right) -> None:
+    """Reverse KL ignores the data: the target exp(-U)/Z with the model's samples, and the model's density."""
+    left.plotly_chart(figures.heatmap(np.exp(v["target_log_density"]), v["grid_x"], v["grid_y"],
+                                      f"target exp(-U)/Z, U = {target}, with samples", overlay=v["samples"]),
+                      key="target")
+    right.plotly_chart(figures.heatmap(np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density q(x)"),
+                       key="density")
 
 
 def draw_stages(stages: np.ndarray) -> None:
