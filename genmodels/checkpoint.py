@@ -6,6 +6,7 @@ import json
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as save_bytes
 
 from .errors import UserError
 from .limits import Limits
@@ -59,3 +60,25 @@ def _setup_and_step(path: str, meta: dict[str, str]) -> tuple[Setup, int]:
         return Setup.from_query({str(k): str(v) for k, v in query.items()}), step
     except UserError as e:
         raise UserError(f"{path} has a setup this version cannot use: {e}") from None
+
+
+def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
+    """The bytes of the file `save` writes, from a copy of the weights (`Trainer.weights`): a download."""
+    meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
+    return save_bytes(state, metadata=meta)
+
+
+def config_json(setup: Setup, step: int) -> str:
+    """The run's setup as JSON: the share-URL settings (enough to rebuild it) and every value spelled out."""
+    return json.dumps({"genmodels": 1, "setup": setup.to_query(), "step": step, "resolved": setup.to_dict()}, indent=2)
+
+
+def setup_from_json(text: str | bytes, name: str = "config") -> Setup:
+    """The setup of a `config_json` file; anything else is a UserError."""
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{name} is not JSON") from None
+    if not isinstance(raw, dict) or raw.get("genmodels") != 1 or not isinstance(raw.get("setup"), dict):
+        raise UserError(f"{name} is JSON but not a genmodels config (it needs \"genmodels\": 1 and a \"setup\")")
+    return Setup.from_query({str(k): str(v) for k, v in raw["setup"].items()})

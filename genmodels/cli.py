@@ -28,30 +28,52 @@ def parse_settings(extra: list[str]) -> dict[str, str]:
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
-    from .checkpoint import save
-    from .limits import Limits
-    from .metrics import evaluate
     from .setup import Setup
-    from .train import Trainer
 
     query = {"model": args.model, **parse_settings(extra)}
     for key in ("steps", "batch_size", "lr", "seed"):
         if getattr(args, key) is not None:
             query[key] = str(getattr(args, key))
     setup = Setup.from_query({**query, "data": "moons"})  # validates everything but the data
-    setup = setup.replace(data=args.data)
+    return train_setup(setup.replace(data=args.data), args.device, args.out)
+
+
+def train_setup(setup, device: str, out: str | None = None) -> dict:
+    """Train one setup to its step budget (or a stop condition); its final metrics."""
+    from .checkpoint import save
+    from .limits import Limits
+    from .metrics import evaluate
+    from .train import Trainer
+
     data = setup.load_data()
     Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
-    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=args.device, visual_interval=None)
+    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=device, visual_interval=None)
     start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
     steps_per_s = snap.step / (time.perf_counter() - start)
     if snap.status == "diverged":
         raise UserError(snap.message)
-    if args.out:
-        save(args.out, trainer.model, setup, snap.step)
+    if out:
+        save(out, trainer.model, setup, snap.step)
     return {"model": setup.model, "data": setup.data, "steps": snap.step, "steps_per_s": round(steps_per_s, 1),
             **evaluate(trainer.model, data)}
+
+
+def cmd_preset(args: argparse.Namespace, extra: list[str]) -> list[dict] | None:
+    """Train every run of a lecture preset (one result each); without a name, list the presets."""
+    from .presets import get_preset, load_presets
+
+    if args.name is None:
+        presets, skipped = load_presets()
+        for name, preset in presets.items():
+            print(f"{name}  {preset.title}")
+        for name, why in skipped.items():
+            print(f"{name}  (unavailable: {why})")
+        return None
+    preset = get_preset(args.name)
+    if args.steps is not None:
+        preset = preset.with_steps(args.steps)
+    return [{"preset": preset.name, "run": run.label, **train_setup(run.setup, args.device)} for run in preset.runs]
 
 
 def run_with_progress(trainer, steps: int):
@@ -94,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
     train.set_defaults(run=cmd_train)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
+    preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",
+                            description="Train the runs of a lecture preset from assets/presets/, "
+                                        "printing one result per run as `train` does.")
+    preset.add_argument("name", nargs="?")
+    preset.add_argument("--steps", type=int, help="shorten every run to this many steps")
+    preset.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    preset.add_argument("--json", action="store_true", help="print each run's final metrics as one JSON line")
+    preset.set_defaults(run=cmd_preset)
     return parser
 
 
@@ -118,6 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    if isinstance(result, dict):
-        print_metrics(result, getattr(args, "json", False))
+    for metrics in [result] if isinstance(result, dict) else result or []:
+        print_metrics(metrics, getattr(args, "json", False))
     return 0

@@ -36,9 +36,9 @@ class Run:
     trainer: Trainer
 
 
-def run_for(setup: Setup, data: Dataset) -> Run:
-    """This session's run for `setup`; a new setup closes the old run and starts a fresh one."""
-    run: Run | None = st.session_state.get("run")
+def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
+    """This session's run for `setup` in `slot` (a comparison has several); a new setup replaces the old run."""
+    run: Run | None = st.session_state.get(slot)
     if run is not None and run.setup == setup and run.data is data and run.trainer.model is not None:
         return run
     LIMITS.check(setup, data)  # before closing the current run: a rejected setup leaves it intact
@@ -46,5 +46,12 @@ def run_for(setup: Setup, data: Dataset) -> Run:
         run.trainer.close()
     trainer = Trainer(lambda: setup.build_model(data), data, setup.train,
                       idle_timeout=LIMITS.idle_timeout, drop_timeout=LIMITS.drop_timeout)
-    st.session_state.run = Run(setup, data, trainer)
-    return st.session_state.run
+    st.session_state[slot] = Run(setup, data, trainer)
+    return st.session_state[slot]
+
+
+def close_run(slot: str) -> None:
+    """Close and forget the run in `slot`, if any (a comparison switched off)."""
+    run: Run | None = st.session_state.pop(slot, None)
+    if run is not None:
+        run.trainer.close()
