@@ -87,7 +87,8 @@ def cmd_list(args: argparse.Namespace, extra: list[str]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m genmodels", description="Train generative models from the course notes.")
+    parser = argparse.ArgumentParser(prog="python -m genmodels",
+                                     description="Train generative models from the course notes.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one model without a browser",
                            epilog="Any other --name value sets a model setting, e.g. --layers 4 --hidden 32.")

@@ -45,10 +45,12 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
     return v
 
 
+BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _convert(t: type, value: Any) -> Any:
     if t is bool and not isinstance(value, bool):
-        words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-        return words[str(value).lower()]
+        return BOOL_WORDS[str(value).lower()]
     if t is int:
         number = float(value)
         if not number.is_integer():

@@ -26,7 +26,7 @@ from .models import GenerativeModel
 
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
-GRID_SIZE = 96
+GRID_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,13 @@ class Trainer:
         self,
         build: Callable[[], GenerativeModel],
         data: Dataset,
-        config: TrainConfig = TrainConfig(),
+        config: TrainConfig | None = None,
         device: str | None = None,
         visual_interval: float | None = 0.25,
         limiter: Limiter = LIMITER,
         idle_timeout: float | None = None,
     ):
-        self.build, self.data, self.config = build, data, config
+        self.build, self.data, self.config = build, data, config or TrainConfig()
         self.device = pick_device(device)
         self.visual_interval, self.limiter, self.idle_timeout = visual_interval, limiter, idle_timeout
         self.train_x = torch.as_tensor(data.train, device=self.device)
@@ -94,8 +94,8 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
-        self._rate, self._visuals, self._visuals_step, self._visual_time = 0.0, {}, -1, -math.inf
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
+        self._publish(visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.train_x), (self.config.batch_size,), device=self.device, generator=self.generator)
@@ -158,12 +158,15 @@ class Trainer:
             if len(h) > HISTORY_POINTS:
                 del h[::2]
 
-    def _publish(self, force_visuals: bool = False) -> None:
+    def _publish(self, visuals: bool | None = None) -> None:
+        """Make a new Snapshot. Visuals: None = when due (at most ~20% of the worker's time), True/False = force."""
         now = time.monotonic()
-        due = self.visual_interval is not None and now - self._visual_time >= self.visual_interval
-        if (due or force_visuals) and self._visuals_step != self.step_count:
+        if visuals is None:
+            visuals = self.visual_interval is not None and now >= self._visual_due
+        if visuals and self._visuals_step != self.step_count:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
-            self._visuals_step, self._visual_time = self.step_count, now
+            cost = time.monotonic() - now
+            self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
         self._snapshot = Snapshot(
             step=self.step_count,
             status=self._status,
@@ -196,12 +199,17 @@ class Trainer:
                 on_chunk(self._snapshot)
         else:
             self._status = "done"
-        self._publish()
+        self._publish(visuals=self.visual_interval is not None)
         return self._snapshot
 
     # -- the background worker ------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    @property
+    def active(self) -> bool:
+        """True while the worker has work: training, or single steps or a reset still to do."""
+        return self._running or bool(self._pending) or self._reset_requested
 
     def heartbeat(self) -> None:
         """Called by the UI on each refresh; a worker whose watcher went silent stops itself."""
@@ -225,6 +233,7 @@ class Trainer:
             self._running = False
             if self._status in ("running", "queued"):
                 self._status = "paused"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def step(self, phase: str | None = None) -> None:
@@ -244,6 +253,7 @@ class Trainer:
             self._pending.clear()
             if self._status not in ("diverged", "closed", "ready"):
                 self._status = "stopped"
+            self._publish(visuals=False)
             self._cond.notify_all()
 
     def reset(self) -> None:
@@ -308,7 +318,7 @@ class Trainer:
     def _do_pending_step(self) -> None:
         if self._chunk(1, self._pending.pop(0)):
             self._status = "paused"
-        self._publish(force_visuals=self.visual_interval is not None)
+        self._publish(visuals=self.visual_interval is not None)
 
     def _run_chunk(self) -> None:
         if self.step_count < self.config.steps:
@@ -317,4 +327,4 @@ class Trainer:
         if self.step_count >= self.config.steps and self._status == "running":
             self._status, self._message = "done", f"reached {self.config.steps} steps"
         self._running = self._status == "running"
-        self._publish(force_visuals=not self._running and self.visual_interval is not None)
+        self._publish(visuals=not self._running and self.visual_interval is not None)

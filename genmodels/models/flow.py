@@ -60,6 +60,14 @@ class Flow(GenerativeModel):
             log_det = log_det + ld
         return x, log_det
 
+    def from_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x = g(z) and the summed log |det ∂x/∂z|."""
+        log_det = z.new_zeros(z.shape[0])
+        for t in self.transforms:
+            z, ld = t(z)
+            log_det = log_det + ld
+        return z, log_det
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         z, log_det = self.to_base(x)
         return standard_normal_log_prob(z) + log_det
@@ -78,8 +86,7 @@ class Flow(GenerativeModel):
         return stages
 
     def sample(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, self.dim, device=self.device)
-        return self.transform_stages(z)[-1]
+        return self.from_base(torch.randn(n, self.dim, device=self.device))[0]
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor) -> dict[str, np.ndarray]:

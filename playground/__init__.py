@@ -1,0 +1,1 @@
+"""The Streamlit playground: widgets and figures only; all maths lives in genmodels."""

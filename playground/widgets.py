@@ -1,0 +1,42 @@
+"""Sidebar widgets built from config dataclasses: one widget per field, keyed by its name."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import streamlit as st
+
+from genmodels.config import build_config, field_type
+
+
+def config_widgets(cls: type, current, prefix: str):
+    """Widgets for every field of `cls`, starting from `current`; returns the new config."""
+    values = {f.name: field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") for f in dataclasses.fields(cls)}
+    return build_config(cls, values)
+
+
+def field_widget(f: dataclasses.Field, value, key: str):
+    t, meta = field_type(f), f.metadata
+    label, help_ = f.name.replace("_", " "), meta.get("help")
+    if key not in st.session_state:
+        st.session_state[key] = value
+    if "choices" in meta:
+        return st.selectbox(label, list(meta["choices"]), key=key, help=help_)
+    if t is bool:
+        return st.checkbox(label, key=key, help=help_)
+    if t is int:
+        return st.number_input(label, min_value=meta.get("min"), max_value=meta.get("max"), step=1, key=key, help=help_)
+    if t is float and meta.get("log"):
+        return log_slider(label, meta["min"], meta["max"], key, help_)
+    if t is float:
+        return st.number_input(label, min_value=meta.get("min"), max_value=meta.get("max"), key=key, help=help_,
+                               format="%.4g")
+    return st.text_input(label, key=key, help=help_)
+
+
+def log_slider(label: str, lo: float, hi: float, key: str, help_: str | None) -> float:
+    """A select slider over 1-2-5 steps between lo and hi, keeping the current value selectable."""
+    options = sorted({m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                      for m in (1, 2, 5) if lo <= m * 10.0**e <= hi} | {st.session_state[key]})
+    return st.select_slider(label, options=options, key=key, help=help_, format_func=lambda v: f"{v:g}")

@@ -1,0 +1,153 @@
+"""Trainer semantics: run, background start/pause/step/stop/reset, NaN handling, heartbeats, limiter."""
+
+import gc
+import time
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genmodels.config import TrainConfig
+from genmodels.data import Dataset
+from genmodels.limiter import Limiter
+from genmodels.models import GenerativeModel
+from genmodels.train import Trainer
+
+
+@dataclass(frozen=True)
+class Cfg:
+    poison_at: int = -1  # the step whose loss becomes NaN
+
+
+class Gauss(GenerativeModel):
+    """A learnable-mean Gaussian: tiny, exact, and able to diverge on demand."""
+
+    family = "flow"
+    Config = Cfg
+
+    def __init__(self, config=Cfg(), dim=2, shape=()):
+        super().__init__(config, dim, shape)
+        self.mu = nn.Parameter(torch.zeros(dim))
+        self.calls = 0
+
+    def log_prob(self, x):
+        return -0.5 * ((x - self.mu) ** 2).sum(-1)
+
+    def loss(self, x, phase="model"):
+        self.calls += 1
+        nll = -self.log_prob(x).mean()
+        if self.calls == self.config.poison_at:
+            nll = nll * float("nan")
+        return {"loss": nll}
+
+    def sample(self, n):
+        return self.mu + torch.randn(n, self.dim)
+
+
+DATA = Dataset("shifted", "dataset-2d", np.full((1000, 2), 3, np.float32), np.full((100, 2), 3, np.float32), (2,))
+
+
+def trainer(steps=10_000, cfg=Cfg(), **kw) -> Trainer:
+    return Trainer(lambda: Gauss(cfg), DATA, TrainConfig(steps=steps, lr=0.05, batch_size=8), **kw)
+
+
+def wait_for(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_run_learns_and_logs_history():
+    t = trainer()
+    snap = t.run(300)
+    assert snap.step == 300 and snap.status == "done"
+    assert torch.allclose(t.model.mu, torch.full((2,), 3.0), atol=0.1)
+    steps, losses = snap.history["loss"].T
+    assert steps[-1] == 300 and losses[-1] < losses[0]
+    with pytest.raises(ValueError):
+        snap.history["loss"][0, 0] = 1  # snapshots are read-only
+
+
+def test_background_start_pause_step_stop_reset():
+    t = trainer(visual_interval=None)
+    t.start()
+    assert wait_for(lambda: t.snapshot().step > 20)
+    t.pause()
+    assert wait_for(lambda: t.snapshot().status == "paused" and not t.active)
+    paused_at = t.snapshot().step
+    time.sleep(0.3)
+    assert t.snapshot().step == paused_at  # really paused
+    t.step()
+    assert wait_for(lambda: t.snapshot().step == paused_at + 1)
+    t.start()
+    assert wait_for(lambda: t.snapshot().step > paused_at + 20)
+    t.stop()
+    assert wait_for(lambda: t.snapshot().status == "stopped")
+    stopped_at = t.snapshot().step
+    time.sleep(0.3)
+    assert t.snapshot().step == stopped_at
+    t.reset()
+    assert wait_for(lambda: t.snapshot().step == 0 and t.snapshot().status == "ready")
+    assert t.snapshot().history == {} and float(t.model.mu.detach().abs().sum()) == 0.0
+    t.close()
+
+
+def test_stops_by_itself_at_the_step_budget():
+    t = trainer(steps=50, visual_interval=None)
+    t.start()
+    assert wait_for(lambda: t.snapshot().status == "done")
+    assert t.snapshot().step == 50
+    t.close()
+
+
+def test_nan_loss_stops_reports_the_step_and_keeps_last_good_weights():
+    t = trainer(cfg=Cfg(poison_at=37))
+    snap = t.run(100)
+    assert snap.status == "diverged" and "at step 37" in snap.message
+    assert snap.step < 37
+    assert torch.isfinite(t.model.mu).all()
+    logged = snap.history.get("loss")
+    assert logged is None or logged[-1, 0] == snap.step  # nothing of the bad chunk was logged
+    t.start()  # a diverged run does not restart by itself
+    assert t.snapshot().status == "diverged"
+
+
+def test_worker_without_heartbeat_stops_and_frees_the_model():
+    t = trainer(idle_timeout=0.3)
+    ref = weakref.ref(t.model)
+    t.start()
+    assert wait_for(lambda: t.snapshot().status == "closed", timeout=10)
+    assert wait_for(lambda: not t._thread.is_alive())
+    gc.collect()
+    assert ref() is None and t.model is None
+    assert "tab" in t.snapshot().message
+
+
+def test_limiter_queues_the_third_trainer_until_a_slot_frees():
+    limiter = Limiter(2)
+    ts = [trainer(visual_interval=None, limiter=limiter) for _ in range(3)]
+    for t in ts:
+        t.start()
+        time.sleep(0.05)
+    assert wait_for(lambda: ts[2].snapshot().status == "queued")
+    assert ts[2].snapshot().queue_position == 1 and ts[2].snapshot().step == 0
+    ts[0].pause()
+    assert wait_for(lambda: ts[2].snapshot().step > 0)
+    assert limiter.active == 2
+    for t in ts:
+        t.close()
+    assert limiter.active == 0
+
+
+def test_visuals_come_with_the_snapshot():
+    t = trainer()
+    t.run(5)
+    v = t.snapshot().visuals
+    assert set(v) >= {"grid_x", "grid_y"}
+    assert t.snapshot().visuals_step == 5
