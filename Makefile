@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(PY) -m pytest -q
+
+$(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# BENCH_FLAGS= (empty) for the full benchmark: every model, longer runs.
+BENCH_FLAGS ?= --quick
+bench: $(VENV)/dev-installed
+	$(PY) -m genmodels bench $(BENCH_FLAGS)
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

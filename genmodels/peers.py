@@ -4,8 +4,10 @@ zuko (Rozet et al.) and normflows (Stimper et al. 2023) are optional dev
 requirements (requirements-dev.txt). Each peer flow is built with the size of our
 RealNVP config: the same number of coupling layers and an MLP conditioner of the
 same width and depth, following each library's documented RealNVP recipe. Both
-train through `Trainer` with our optimiser and pre-sampled batches, so a speed
-ratio compares the flows' own forward/backward code and nothing else.
+train through `Trainer` on the same pre-sampled batches, with either the optimiser of
+their documentation (`torch.optim.Adam` with torch's defaults: a per-tensor loop on a
+CPU) or ours (`models.base.adam`, fused), so a ratio can separate the flows' own
+forward/backward code from the optimiser.
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ class PeerFlow(GenerativeModel):
     family = "flow"
     Config = RealNVPConfig
 
+    fused_adam = False  # True: our optimiser; False: torch's default Adam, as the peers' docs use
+
     def __init__(self, flow: torch.nn.Module, log_prob: Callable[[torch.Tensor], torch.Tensor], dim: int):
         super().__init__(RealNVPConfig(), dim)
         self.flow, self._log_prob = flow, log_prob
+
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        if self.fused_adam:
+            return super().configure_optimizers(lr)
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self._log_prob(x)
