@@ -1,4 +1,4 @@
-"""Command line: `python -m genmodels train|list ...`. Bad input exits 2 with one line, no traceback."""
+"""Command line: `python -m genmodels train|bench|list ...`. Bad input exits 2 with one line, no traceback."""
 
 from __future__ import annotations
 
@@ -89,6 +89,21 @@ def run_with_progress(trainer, steps: int):
         return trainer.run(steps, on_chunk=update)
 
 
+def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
+    from .bench import FULL, QUICK, machine, markdown, peer_ratios, run_benchmarks
+
+    budget = QUICK if args.quick else FULL
+    records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr))
+    with open(args.markdown, "w") as f:
+        f.write(markdown(records, budget, machine()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
+    for line in peer_ratios(records):
+        print(line)
+    print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
+
+
 def cmd_list(args: argparse.Namespace, extra: list[str]) -> None:
     from .data import DATASETS
     from .models import MODELS
@@ -115,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="save weights and setup to this .safetensors file")
     train.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
     train.set_defaults(run=cmd_train)
+    bench = sub.add_parser("bench", help="measure training speed, UI overhead, time to a target NLL and memory")
+    bench.add_argument("--quick", action="store_true", help="one model per family, short runs (under 3 minutes)")
+    bench.add_argument("--json", help="also write the records as a JSON list to this file")
+    bench.add_argument("--markdown", default="BENCHMARKS.md", help="the markdown report (default BENCHMARKS.md)")
+    bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
     preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",
                             description="Train the runs of a lecture preset from assets/presets/, "
