@@ -1,7 +1,8 @@
 """Typed, validated configs: frozen dataclasses whose field metadata gives the allowed range.
 
 Field metadata keys: "min", "max" (numbers), "choices" (strings), "help", "log" (a
-log-scale slider in the UI). `build_config` turns user strings (CLI flags, URL
+log-scale slider in the UI), "check" (a callable that raises UserError on a bad value,
+e.g. a free-text energy expression). `build_config` turns user strings (CLI flags, URL
 query values, widgets) into a config, with a UserError that names the bad field.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
+from .stopping import conditions
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,13 @@ class TrainConfig:
     batch_size: int = field(default=256, metadata={"min": 1, "max": 8192, "help": "samples per step"})
     lr: float = field(default=1e-3, metadata={"min": 1e-6, "max": 1.0, "log": True, "help": "learning rate"})
     seed: int = field(default=0, metadata={"min": 0, "max": 2**31 - 1, "help": "seed of data and weights"})
+    patience: int = field(default=0, metadata={
+        "min": 0, "max": 1_000_000, "help": "stop when the loss has not improved for this many steps (0: never)"})
+    stop_when: str = field(default="", metadata={
+        "help": "stop at a target, e.g. 'loss < 1.3' (a logged curve, < or >, a number); empty: never"})
+
+    def __post_init__(self):
+        conditions(self.stop_when, self.patience)  # a bad target is a UserError here, not mid-run
 
 
 def field_type(f: dataclasses.Field) -> type:
@@ -42,6 +51,8 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
         raise UserError(f"{f.name} = {v} is outside the allowed range [{meta.get('min')}, {meta.get('max')}]")
     if "choices" in meta and v not in meta["choices"]:
         raise UserError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+    if "check" in meta:
+        meta["check"](v)
     return v
 
 

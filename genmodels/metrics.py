@@ -39,9 +39,9 @@ def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float | str]:
     with torch.no_grad():
         torch.manual_seed(EVAL_SEED)
         x_model = model.sample(N_EVAL).reshape(N_EVAL, -1).cpu().double().numpy()
-        out = sample_metrics(x_model, data)
+        out = sample_metrics(x_model, data) if model.fits_data else {}
         out.update(model.metrics(x))
-    if model.has_log_prob:
+    if model.has_log_prob and model.fits_data:
         out["test_nll"] = test_nll(model, x)
     return out
 

@@ -35,7 +35,9 @@ class Setup:
         return load_dataset(self.data, self.train.seed)
 
     def build_model(self, data: Dataset) -> GenerativeModel:
-        return MODELS[self.model](self.model_config, data.dim, data.shape)
+        model = MODELS[self.model](self.model_config, data.dim, data.shape)
+        model.levels = data.levels
+        return model
 
     def to_query(self) -> dict[str, str]:
         """Only what differs from the defaults, as strings."""

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from .base import GenerativeModel, Phase
 from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
+from .glow import Glow
+from .iaf import IAF
+from .maf import MAF
+from .nsf import NSF
+from .planar import PlanarFlow
+from .radial import RadialFlow
 from .realnvp import RealNVP
+from .sylvester import SylvesterFlow
+from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
+    "maf": MAF,
+    "iaf": IAF,
+    "glow": Glow,
+    "nsf": NSF,
+    "planar": PlanarFlow,
+    "radial": RadialFlow,
+    "sylvester": SylvesterFlow,
+    "vae": VAE,
     "gan": GAN,
     "nsgan": NSGAN,
     "lsgan": LSGAN,

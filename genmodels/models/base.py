@@ -28,6 +28,7 @@ class GenerativeModel(nn.Module):
 
     family: ClassVar[str]
     Config: ClassVar[type]
+    levels: int | None = None  # grey levels of image data (Dataset.levels), set by Setup.build_model
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__()
@@ -54,6 +55,9 @@ class GenerativeModel(nn.Module):
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation (e.g. ActNorm) before the first step."""
 
+    def set_probe(self, x: torch.Tensor) -> None:
+        """Held-out points the model may keep to draw in `visuals` (e.g. a VAE's test latents)."""
+
     # -- using the model -------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
         raise NotImplementedError
@@ -65,6 +69,11 @@ class GenerativeModel(nn.Module):
     @property
     def has_log_prob(self) -> bool:
         return type(self).log_prob is not GenerativeModel.log_prob
+
+    @property
+    def fits_data(self) -> bool:
+        """False when trained without the data (a flow fitted to an energy): held-out likelihood is then moot."""
+        return True
 
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
         """Family-specific held-out metrics for `train --json` (e.g. a VAE's test_elbo)."""

@@ -16,16 +16,22 @@ from .nets import mlp
 
 
 class AffineCoupling(Transform):
-    """Dimensions where mask = 1 pass through and condition the affine map of the rest."""
+    """Dimensions where mask = 1 pass through and condition the affine map of the rest.
 
-    def __init__(self, mask: torch.Tensor, hidden: int, depth: int):
+    `net` maps the masked input (N, D) to (N, 2D): s then t. Any network does (an MLP for
+    vectors, a CNN that reshapes for Glow's images); its last layer is zero-initialised here
+    so that the coupling starts as the identity.
+    """
+
+    def __init__(self, mask: torch.Tensor, net: nn.Module):
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask)
-        self.net = mlp(dim, 2 * dim, hidden, depth)
+        self.net = net
         self.scale = nn.Parameter(torch.ones(dim))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        last = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def shift_and_log_scale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s, t = self.net(x * self.mask).chunk(2, dim=-1)
@@ -60,5 +66,6 @@ class RealNVP(Flow):
     def __init__(self, config: RealNVPConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         self.transforms = nn.ModuleList(
-            AffineCoupling(m, config.hidden, config.depth) for m in alternating_masks(dim, config.layers)
+            AffineCoupling(m, mlp(dim, 2 * dim, config.hidden, config.depth))
+            for m in alternating_masks(dim, config.layers)
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import flow, gan
+from . import flow, gan, vae
 
 VIEWS = {
     "flow": flow.draw,
+    "vae": vae.draw,
     "gan": gan.draw,
 }

@@ -1,0 +1,193 @@
+"""Unnormalised 2D target densities p(x) ∝ exp(-U(x)), fitted by a flow through the reverse KL.
+
+The four energies U1-U4 of Rezende & Mohamed (2015, Table 1), or an energy a user types as
+an arithmetic expression in x1, x2. The expression is parsed with Python's `ast`, checked
+against a whitelist (numbers, the variables, + - * / **, whitelisted functions) and compiled
+into torch operations; nothing is ever passed to `eval`.
+
+U2-U4 are not integrable along x1, so every target is confined softly to the box [-4, 4]^2
+of the paper's figures: p(x) ∝ exp(-U(x) - wall(x)), wall = ½ Σ_i (max(|x_i| - 4, 0) / 0.2)².
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .errors import UserError
+
+Energy = Callable[[torch.Tensor], torch.Tensor]  # (n, 2) -> (n,)
+
+BOX = 4.0
+WALL_WIDTH = 0.2
+QUADRATURE_POINTS = 512  # per axis, over the box plus a margin where the wall has killed the density
+QUADRATURE_MARGIN = 1.5
+MAX_EXPRESSION_LENGTH = 300
+
+
+def _w1(x1: torch.Tensor) -> torch.Tensor:
+    return torch.sin(2 * math.pi * x1 / 4)
+
+
+def _w2(x1: torch.Tensor) -> torch.Tensor:
+    return 3 * torch.exp(-0.5 * ((x1 - 1) / 0.6) ** 2)
+
+
+def _w3(x1: torch.Tensor) -> torch.Tensor:
+    return 3 * torch.sigmoid((x1 - 1) / 0.3)
+
+
+def u1(x: torch.Tensor) -> torch.Tensor:
+    """A ring of radius 2 cut into two arcs by a mixture along x1."""
+    x1 = x[..., 0]
+    ring = 0.5 * ((x.norm(dim=-1) - 2) / 0.4) ** 2
+    return ring - torch.logaddexp(-0.5 * ((x1 - 2) / 0.6) ** 2, -0.5 * ((x1 + 2) / 0.6) ** 2)
+
+
+def u2(x: torch.Tensor) -> torch.Tensor:
+    """A sine wave x2 = w1(x1)."""
+    return 0.5 * ((x[..., 1] - _w1(x[..., 0])) / 0.4) ** 2
+
+
+def u3(x: torch.Tensor) -> torch.Tensor:
+    """The sine wave and a copy shifted down by the bump w2."""
+    x1, x2 = x[..., 0], x[..., 1]
+    d = x2 - _w1(x1)
+    return -torch.logaddexp(-0.5 * (d / 0.35) ** 2, -0.5 * ((d + _w2(x1)) / 0.35) ** 2)
+
+
+def u4(x: torch.Tensor) -> torch.Tensor:
+    """The sine wave and a copy shifted down by the step w3."""
+    x1, x2 = x[..., 0], x[..., 1]
+    d = x2 - _w1(x1)
+    return -torch.logaddexp(-0.5 * (d / 0.4) ** 2, -0.5 * ((d + _w3(x1)) / 0.35) ** 2)
+
+
+ENERGIES: dict[str, Energy] = {"U1": u1, "U2": u2, "U3": u3, "U4": u4}
+
+
+# -- safe expressions ------------------------------------------------------------------------
+Scalar = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x1, x2) -> values
+
+VARIABLES: dict[str, int] = {"x1": 0, "x2": 1, "x": 0, "y": 1}
+CONSTANTS = {"pi": math.pi, "e": math.e}
+FUNCTIONS: dict[str, tuple[int, Callable[..., torch.Tensor]]] = {  # name -> (number of arguments, torch op)
+    "exp": (1, torch.exp), "log": (1, torch.log), "log1p": (1, torch.log1p), "sqrt": (1, torch.sqrt),
+    "abs": (1, torch.abs), "sin": (1, torch.sin), "cos": (1, torch.cos), "tan": (1, torch.tan),
+    "sinh": (1, torch.sinh), "cosh": (1, torch.cosh), "tanh": (1, torch.tanh),
+    "atan": (1, torch.atan), "arctan": (1, torch.atan), "sigmoid": (1, torch.sigmoid), "softplus": (1, F.softplus),
+    "atan2": (2, torch.atan2), "arctan2": (2, torch.atan2), "logaddexp": (2, torch.logaddexp),
+    "min": (2, torch.minimum), "max": (2, torch.maximum),
+}
+BINARY = {ast.Add: torch.add, ast.Sub: torch.sub, ast.Mult: torch.mul, ast.Div: torch.div, ast.Pow: torch.pow}
+UNARY = {ast.USub: torch.neg, ast.UAdd: torch.positive}
+ALLOWED = (
+    "numbers, x1 and x2 (or x and y), pi, e, + - * / ** and the functions " + ", ".join(FUNCTIONS)
+)
+
+
+def parse_energy(text: str) -> Energy:
+    """U(x) from an expression such as '0.5 * ((sqrt(x1**2 + x2**2) - 2) / 0.4)**2'; UserError if not allowed."""
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise UserError(f"the energy expression is {len(text)} characters long; keep it under {MAX_EXPRESSION_LENGTH}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise UserError(f"energy {text!r} is not a valid expression ({e.msg}); allowed: {ALLOWED}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise UserError(f"energy {text!r} is nested too deeply") from None
+    scalar = _compile(tree.body, text)
+    return lambda x: scalar(x[..., 0], x[..., 1])
+
+
+def _compile(node: ast.AST, text: str) -> Scalar:
+    """A closure computing `node` with torch operations; every node type not listed here is refused."""
+    match node:
+        case ast.Constant(value=value) if type(value) in (int, float):
+            c = float(value)
+            return lambda x1, x2: torch.full_like(x1, c)
+        case ast.Name(id=name) if name in VARIABLES:
+            i = VARIABLES[name]
+            return lambda x1, x2: (x1, x2)[i]
+        case ast.Name(id=name) if name in CONSTANTS:
+            c = CONSTANTS[name]
+            return lambda x1, x2: torch.full_like(x1, c)
+        case ast.Name(id=name):
+            raise UserError(f"energy {text!r}: unknown name {name!r}; allowed: {ALLOWED}")
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
+            f, a, b = BINARY[type(op)], _compile(left, text), _compile(right, text)
+            return lambda x1, x2: f(a(x1, x2), b(x1, x2))
+        case ast.BinOp(op=ast.BitXor()):
+            raise UserError(f"energy {text!r}: write powers with ** (^ is not allowed)")
+        case ast.UnaryOp(op=op, operand=operand) if type(op) in UNARY:
+            f, a = UNARY[type(op)], _compile(operand, text)
+            return lambda x1, x2: f(a(x1, x2))
+        case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in FUNCTIONS:
+            arity, f = FUNCTIONS[name]
+            if len(args) != arity:
+                raise UserError(f"energy {text!r}: {name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}")
+            compiled = [_compile(a, text) for a in args]
+            return lambda x1, x2: f(*(a(x1, x2) for a in compiled))
+        case ast.Call(func=ast.Name(id=name), keywords=[]):
+            raise UserError(f"energy {text!r}: unknown function {name!r}; allowed: {ALLOWED}")
+    raise UserError(f"energy {text!r}: {_describe(node)} is not allowed; allowed: {ALLOWED}")
+
+
+def _describe(node: ast.AST) -> str:
+    names = {ast.Attribute: "attribute access (.)", ast.Subscript: "indexing ([])", ast.Lambda: "lambda",
+             ast.Call: "this call (keywords or a computed function)", ast.Constant: "this constant (only numbers)",
+             ast.Starred: "unpacking (*)"}
+    return names.get(type(node), f"'{ast.unparse(node)}' ({type(node).__name__})")
+
+
+# -- the target --------------------------------------------------------------------------------
+def wall(x: torch.Tensor) -> torch.Tensor:
+    """The soft box ½ Σ_i (max(|x_i| - BOX, 0) / WALL_WIDTH)²: zero inside [-4, 4]^2."""
+    return 0.5 * (F.relu(x.abs() - BOX) / WALL_WIDTH).pow(2).sum(-1)
+
+
+def box_axes(size: int, margin: float = 0.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.linspace(-BOX - margin, BOX + margin, size, dtype=dtype)
+
+
+def mesh(axis: torch.Tensor) -> torch.Tensor:
+    """The (G*G, 2) points of the square grid axis × axis, x1 varying fastest (as the plots expect)."""
+    x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
+    return torch.stack([x1, x2], -1).reshape(-1, 2)
+
+
+class Target:
+    """p(x) = exp(-U(x) - wall(x)) / Z for a named energy (U1-U4) or an expression; log Z by quadrature."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.potential = ENERGIES[spec] if spec in ENERGIES else parse_energy(spec)
+        self.log_z = self._log_normaliser()
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """U(x) + wall(x), the negative unnormalised log density."""
+        return self.potential(x) + wall(x)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.energy(x) - self.log_z
+
+    def _log_normaliser(self) -> float:
+        """log ∫ exp(-U - wall) by the midpoint rule on a fine grid in float64; checks U is usable."""
+        axis = box_axes(QUADRATURE_POINTS, QUADRATURE_MARGIN, torch.float64)
+        x = mesh(axis)
+        log_p = -self.energy(x)
+        bad = ~torch.isfinite(log_p)
+        if bad.any():
+            x1, x2 = x[bad.nonzero()[0, 0]].tolist()
+            raise UserError(f"energy {self.spec!r} is not finite at (x1, x2) = ({x1:.2f}, {x2:.2f}); "
+                            "it must be a finite number everywhere")
+        edge = (x.abs() >= BOX + QUADRATURE_MARGIN - 1e-9).any(-1)
+        if log_p[edge].max() > log_p.max() - 10:
+            raise UserError(f"exp(-U) for energy {self.spec!r} does not fall off outside the box "
+                            f"[-{BOX:g}, {BOX:g}]^2; the target's mass must lie inside it")
+        spacing = (axis[1] - axis[0]).item()
+        return float(torch.logsumexp(log_p, 0)) + 2 * math.log(spacing)
