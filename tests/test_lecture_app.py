@@ -151,3 +151,12 @@ def test_typed_density_becomes_the_training_data_and_the_script_embeds_it(apps):
     assert any("samples of exp(-U), U = U1: 5,000 points" in c.value for c in at.caption)
     assert statuses(at) and at.session_state["run"].data.name.endswith("U = U1")
     assert at.session_state["csv_text"].count("\n") == 5000  # header + 5,000 rows, embedded in the script
+
+
+def test_every_preset_opens_without_an_error(apps):
+    at = apps()
+    at.run()
+    for name in PRESETS:
+        at.selectbox(key="preset").set_value(name).run()
+        assert not at.exception and not at.error, (name, at.exception, at.error)
+        assert query(at) == {"preset": name} and len(statuses(at)) == len(PRESETS[name].runs)
