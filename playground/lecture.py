@@ -3,8 +3,8 @@
 URL keys besides the sidebar setup's: `preset=NAME` (the page shows that preset's
 runs, explanation and equation; the key stays while its settings are unchanged),
 `lecture=1` (large fonts, sidebar collapsed, the preset bar and keyboard shortcuts
-on the page; seeds are those the presets pin, and visuals never touch the training's
-random stream, so a preset draws the same run in every lecture), and `B.<name>` /
+on the page; seeds are those the presets pin, and drawing the visuals never touches the
+training's random stream), and `B.<name>` /
 `C.<name>` for runs compared with the sidebar's.
 """
 
