@@ -1,8 +1,9 @@
-"""Bring your own data: upload a CSV (sidebar), draw points on a canvas, or click them into a plot.
+"""Bring your own data: upload a CSV (sidebar), draw points, click them into a plot, or type a density.
 
-Drawn and clicked points are sprayed into small blobs (`genmodels.data.drawn`) and go
-through the same validation as a CSV; their CSV text is kept so that the exported
-script can embed it.
+Drawn and clicked points are sprayed into small blobs (`genmodels.data.drawn`); a typed
+energy U is sampled exactly on a fine grid (`genmodels.data.formula`, with the flows'
+expression parser). All go through the same validation as a CSV, and their CSV text is
+kept so that the exported script can embed it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 
 from genmodels.data import load_csv
 from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
+from genmodels.data.formula import sample_energy
 from genmodels.errors import UserError
 
 from . import figures
@@ -23,17 +25,20 @@ CANVAS_SIZE = 400
 STROKE_COPIES, STROKE_STD = 20, 0.08  # each drawn vertex becomes a blob of this many points
 CLICK_COPIES, CLICK_STD = 40, 0.15
 CLICK_GRID = np.linspace(-BOX, BOX, 41)
+FORMULA_POINTS = 5000
 
 
 def panel() -> None:
     """Where the user's points come from, when the sidebar's dataset is 'csv'."""
-    with st.expander("your own data: draw or click points (or upload a CSV in the sidebar)",
+    with st.expander("your own data: draw or click points, type a density (or upload a CSV in the sidebar)",
                      expanded=CSV_DATA not in st.session_state):
-        draw, click = st.tabs(["draw on a canvas", "click points into a plot"])
+        draw, click, formula = st.tabs(["draw on a canvas", "click points into a plot", "type a density"])
         with draw:
             draw_canvas()
         with click:
             click_points()
+        with formula:
+            type_density()
     if CSV_DATA in st.session_state:
         data = st.session_state[CSV_DATA]
         st.caption(f"training on {data.name}: {len(data.train) + len(data.test):,} points, standardised")
@@ -83,3 +88,16 @@ def add_selection() -> None:
     """Add the selected grid points (a click, or everything inside a box or lasso) to the clicked ones."""
     selection = st.session_state["byod.click"].selection
     st.session_state[CLICKED].extend((p["x"], p["y"]) for p in selection.points if p.get("curve_number") == 0)
+
+
+def type_density() -> None:
+    spec = st.text_input("energy U(x1, x2), sampled from p ∝ exp(-U) on [-4, 4]²", "x1**2/2 + 2*(x2 - x1**2/2)**2",
+                         key="byod.energy", help="U1 to U4 (Rezende & Mohamed), or an expression in x1, x2 with "
+                                                 "numbers, + - * / ** and exp, log, sin, cos, tanh, abs, ...")
+    if st.button(f"train on {FORMULA_POINTS:,} samples of it", key="byod.use_energy"):
+        try:
+            points = sample_energy(spec, FORMULA_POINTS)
+        except UserError as e:
+            st.error(str(e))
+            return
+        use_points(points, f"samples of exp(-U), U = {spec}")

@@ -78,6 +78,8 @@ def weights_bytes(run: Run) -> bytes:
 
 
 def samples_csv(samples: np.ndarray) -> str:
+    """One sample per row; images flattened (pixel columns x0, x1, ...)."""
+    samples = samples.reshape(len(samples), -1)
     header = "x,y" if samples.shape[1] == 2 else ",".join(f"x{i}" for i in range(samples.shape[1]))
     out = io.StringIO()
     np.savetxt(out, samples, delimiter=",", header=header, comments="", fmt="%.6g")

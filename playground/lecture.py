@@ -3,7 +3,9 @@
 URL keys besides the sidebar setup's: `preset=NAME` (the page shows that preset's
 runs, explanation and equation; the key stays while its settings are unchanged),
 `lecture=1` (large fonts, sidebar collapsed, the preset bar and keyboard shortcuts
-on the page), and `B.<name>` / `C.<name>` for runs compared with the sidebar's.
+on the page; seeds are those the presets pin, and drawing the visuals never touches the
+training's random stream), and `B.<name>` /
+`C.<name>` for runs compared with the sidebar's.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def on_preset_change() -> None:
 
 def step_preset(offset: int) -> None:
     names = list(load_presets()[0])
+    if not names:
+        return
     current = st.session_state.get(PRESET, NO_PRESET)
     index = names.index(current) + offset if current in names else 0
     st.session_state[PRESET] = names[index % len(names)]
@@ -141,8 +145,10 @@ def matching_preset(setups: list[Setup]) -> Preset | None:
 def url_query(setups: list[Setup]) -> dict[str, str]:
     """The share URL's keys: the preset's name while unchanged, else the sidebar setup and compared runs."""
     preset = matching_preset(setups)
-    query = {PRESET: preset.name} if preset else dict(setups[0].to_query())
-    if not preset:
+    if preset:
+        query = {PRESET: preset.name}
+    else:
+        query = dict(setups[0].to_query())
         for letter, setup in zip(compare.LETTERS, setups[1:]):
             query.update({f"{letter}.{k}": v for k, v in setup.to_query().items() if k != "data"})
     if lecture_mode():

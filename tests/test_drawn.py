@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from genmodels.data import load_csv
 from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
+from genmodels.data.formula import sample_energy
+from genmodels.errors import UserError
 
 
 def test_canvas_objects_map_to_the_plane_with_y_up():
@@ -37,3 +40,16 @@ def test_drawn_points_go_through_the_csv_path():
     both = np.concatenate([data.train, data.test])
     np.testing.assert_allclose(both.mean(0), 0, atol=1e-5)  # standardised like any CSV
     np.testing.assert_allclose(both.std(0), 1, atol=1e-4)
+
+
+def test_typed_density_samples_match_its_moments():
+    x = sample_energy("(x1**2 + x2**2)/2 + x1", 40_000, seed=0)  # N((-1, 0), I)
+    se = 1 / np.sqrt(len(x))
+    np.testing.assert_allclose(x.mean(0), [-1, 0], atol=5 * se)
+    np.testing.assert_allclose(x.var(0), [1, 1], atol=5 * np.sqrt(2) * se)
+
+
+def test_typed_density_rejects_code_and_unbounded_energies():
+    for spec in ("__import__('os').system('ls')", "-3 * x1**2", "x3**2", "log(x1)"):
+        with pytest.raises(UserError):
+            sample_energy(spec, 10)

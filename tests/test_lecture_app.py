@@ -136,3 +136,27 @@ def test_replay_slider_redraws_an_earlier_step_once_paused(apps):
     slider.set_value(first).run()
     assert not at.exception
     assert at.get("plotly_chart")  # the flow view drew the picked frame
+
+
+def test_typed_density_becomes_the_training_data_and_the_script_embeds_it(apps):
+    at = apps()
+    at.run()
+    at.selectbox(key="dataset").set_value("csv").run()
+    at.text_input(key="byod.energy").set_value("__import__('os')").run()
+    at.button(key="byod.use_energy").click().run()
+    assert any("unknown function '__import__'" in e.value for e in at.error) and not at.exception
+    at.text_input(key="byod.energy").set_value("U1").run()
+    at.button(key="byod.use_energy").click().run()
+    assert not at.exception
+    assert any("samples of exp(-U), U = U1: 5,000 points" in c.value for c in at.caption)
+    assert statuses(at) and at.session_state["run"].data.name.endswith("U = U1")
+    assert at.session_state["csv_text"].count("\n") == 5000  # header + 5,000 rows, embedded in the script
+
+
+def test_every_preset_opens_without_an_error(apps):
+    at = apps()
+    at.run()
+    for name in PRESETS:
+        at.selectbox(key="preset").set_value(name).run()
+        assert not at.exception and not at.error, (name, at.exception, at.error)
+        assert query(at) == {"preset": name} and len(statuses(at)) == len(PRESETS[name].runs)
