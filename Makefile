@@ -4,11 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint clean
+.PHONY: run test loadtest lint bench clean
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -17,6 +16,19 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(PY) -m pytest -q
+
+loadtest: $(VENV)/installed  # N simulated sessions against a local server; see LOADTEST.md
+	$(PY) -m pytest -q tests/load
+	$(PY) tests/load/loadtest.py --sessions 10 25 50 --duration 30
+
+$(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# BENCH_FLAGS= (empty) for the full benchmark: every model, longer runs.
+BENCH_FLAGS ?= --quick
+bench: $(VENV)/dev-installed
+	$(PY) -m genmodels bench $(BENCH_FLAGS)
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

@@ -6,8 +6,10 @@ import json
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as save_bytes
 
 from .errors import UserError
+from .limits import Limits
 from .setup import Setup
 
 
@@ -17,8 +19,12 @@ def save(path: str, model, setup: Setup, step: int) -> None:
     save_file(state, path, metadata=meta)
 
 
-def load(path: str):
-    """(model, setup, step) from a file written by `save`; any other file is a UserError."""
+def load(path: str, limits: Limits | None = None):
+    """(model, setup, step) from a file written by `save`; any other file is a UserError.
+
+    The setup in the file is checked against `limits` before its model is built, so a
+    tampered file cannot make the server allocate a huge model.
+    """
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
@@ -27,13 +33,52 @@ def load(path: str):
         raise UserError(f"{path} is not a readable safetensors checkpoint: {e}") from None
     if meta.get("genmodels") != "1" or "setup" not in meta:
         raise UserError(f"{path} is a safetensors file but not a genmodels checkpoint (no setup metadata)")
-    try:
-        setup = Setup.from_query(json.loads(meta["setup"]))
-    except json.JSONDecodeError:
-        raise UserError(f"{path} has corrupt setup metadata") from None
-    model = setup.build_model(setup.load_data())
+    setup, step = _setup_and_step(path, meta)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise UserError(f"{path} has non-finite weights (NaN or inf) in {bad[0]}")
+    data = setup.load_data()
+    (limits or Limits()).check(setup, data)
+    model = setup.build_model(data)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise UserError(f"{path} does not match its model {setup.model}: {str(e).splitlines()[0]}") from None
-    return model, setup, int(meta.get("step", 0))
+        detail = " ".join(line.strip() for line in str(e).splitlines()[1:])  # the lines after "Error(s) in..."
+        raise UserError(f"{path} does not match its model {setup.model}: {detail[:300]}") from None
+    return model, setup, step
+
+
+def _setup_and_step(path: str, meta: dict[str, str]) -> tuple[Setup, int]:
+    """The setup and step stored in a checkpoint's metadata; anything malformed is a UserError."""
+    try:
+        query, step = json.loads(meta["setup"]), int(meta.get("step", "0"))
+    except (json.JSONDecodeError, ValueError):
+        raise UserError(f"{path} has corrupt setup metadata") from None
+    if not isinstance(query, dict) or step < 0:
+        raise UserError(f"{path} has corrupt setup metadata")
+    try:
+        return Setup.from_query({str(k): str(v) for k, v in query.items()}), step
+    except UserError as e:
+        raise UserError(f"{path} has a setup this version cannot use: {e}") from None
+
+
+def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
+    """The bytes of the file `save` writes, from a copy of the weights (`Trainer.weights`): a download."""
+    meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
+    return save_bytes(state, metadata=meta)
+
+
+def config_json(setup: Setup, step: int) -> str:
+    """The run's setup as JSON: the share-URL settings (enough to rebuild it) and every value spelled out."""
+    return json.dumps({"genmodels": 1, "setup": setup.to_query(), "step": step, "resolved": setup.to_dict()}, indent=2)
+
+
+def setup_from_json(text: str | bytes, name: str = "config") -> Setup:
+    """The setup of a `config_json` file; anything else is a UserError."""
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{name} is not JSON") from None
+    if not isinstance(raw, dict) or raw.get("genmodels") != 1 or not isinstance(raw.get("setup"), dict):
+        raise UserError(f"{name} is JSON but not a genmodels config (it needs \"genmodels\": 1 and a \"setup\")")
+    return Setup.from_query({str(k): str(v) for k, v in raw["setup"].items()})

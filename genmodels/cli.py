@@ -1,4 +1,4 @@
-"""Command line: `python -m genmodels train|list ...`. Bad input exits 2 with one line, no traceback."""
+"""Command line: `python -m genmodels train|bench|list ...`. Bad input exits 2 with one line, no traceback."""
 
 from __future__ import annotations
 
@@ -28,28 +28,52 @@ def parse_settings(extra: list[str]) -> dict[str, str]:
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
-    from .checkpoint import save
-    from .metrics import evaluate
     from .setup import Setup
-    from .train import Trainer
 
     query = {"model": args.model, **parse_settings(extra)}
     for key in ("steps", "batch_size", "lr", "seed"):
         if getattr(args, key) is not None:
             query[key] = str(getattr(args, key))
     setup = Setup.from_query({**query, "data": "moons"})  # validates everything but the data
-    setup = setup.replace(data=args.data)
+    return train_setup(setup.replace(data=args.data), args.device, args.out)
+
+
+def train_setup(setup, device: str, out: str | None = None) -> dict:
+    """Train one setup to its step budget (or a stop condition); its final metrics."""
+    from .checkpoint import save
+    from .limits import Limits
+    from .metrics import evaluate
+    from .train import Trainer
+
     data = setup.load_data()
-    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=args.device, visual_interval=None)
+    Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
+    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=device, visual_interval=None)
     start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
     steps_per_s = snap.step / (time.perf_counter() - start)
     if snap.status == "diverged":
         raise UserError(snap.message)
-    if args.out:
-        save(args.out, trainer.model, setup, snap.step)
+    if out:
+        save(out, trainer.model, setup, snap.step)
     return {"model": setup.model, "data": setup.data, "steps": snap.step, "steps_per_s": round(steps_per_s, 1),
             **evaluate(trainer.model, data)}
+
+
+def cmd_preset(args: argparse.Namespace, extra: list[str]) -> list[dict] | None:
+    """Train every run of a lecture preset (one result each); without a name, list the presets."""
+    from .presets import get_preset, load_presets
+
+    if args.name is None:
+        presets, skipped = load_presets()
+        for name, preset in presets.items():
+            print(f"{name}  {preset.title}")
+        for name, why in skipped.items():
+            print(f"{name}  (unavailable: {why})")
+        return None
+    preset = get_preset(args.name)
+    if args.steps is not None:
+        preset = preset.with_steps(args.steps)
+    return [{"preset": preset.name, "run": run.label, **train_setup(run.setup, args.device)} for run in preset.runs]
 
 
 def run_with_progress(trainer, steps: int):
@@ -63,6 +87,21 @@ def run_with_progress(trainer, steps: int):
                 bar.set_postfix(loss=f"{loss[-1, 1]:.3f}")
 
         return trainer.run(steps, on_chunk=update)
+
+
+def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
+    from .bench import FULL, QUICK, machine, markdown, peer_ratios, run_benchmarks
+
+    budget = QUICK if args.quick else FULL
+    records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr))
+    with open(args.markdown, "w") as f:
+        f.write(markdown(records, budget, machine()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
+    for line in peer_ratios(records):
+        print(line)
+    print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
 
 
 def cmd_list(args: argparse.Namespace, extra: list[str]) -> None:
@@ -91,7 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="save weights and setup to this .safetensors file")
     train.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
     train.set_defaults(run=cmd_train)
+    bench = sub.add_parser("bench", help="measure training speed, UI overhead, time to a target NLL and memory")
+    bench.add_argument("--quick", action="store_true", help="one model per family, short runs (under 3 minutes)")
+    bench.add_argument("--json", help="also write the records as a JSON list to this file")
+    bench.add_argument("--markdown", default="BENCHMARKS.md", help="the markdown report (default BENCHMARKS.md)")
+    bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
+    preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",
+                            description="Train the runs of a lecture preset from assets/presets/, "
+                                        "printing one result per run as `train` does.")
+    preset.add_argument("name", nargs="?")
+    preset.add_argument("--steps", type=int, help="shorten every run to this many steps")
+    preset.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    preset.add_argument("--json", action="store_true", help="print each run's final metrics as one JSON line")
+    preset.set_defaults(run=cmd_preset)
     return parser
 
 
@@ -116,6 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    if isinstance(result, dict):
-        print_metrics(result, getattr(args, "json", False))
+    for metrics in [result] if isinstance(result, dict) else result or []:
+        print_metrics(metrics, getattr(args, "json", False))
     return 0

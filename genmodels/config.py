@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
+from .stopping import conditions
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class TrainConfig:
     batch_size: int = field(default=256, metadata={"min": 1, "max": 8192, "help": "samples per step"})
     lr: float = field(default=1e-3, metadata={"min": 1e-6, "max": 1.0, "log": True, "help": "learning rate"})
     seed: int = field(default=0, metadata={"min": 0, "max": 2**31 - 1, "help": "seed of data and weights"})
+    patience: int = field(default=0, metadata={
+        "min": 0, "max": 1_000_000, "help": "stop when the loss has not improved for this many steps (0: never)"})
+    stop_when: str = field(default="", metadata={
+        "help": "stop at a target, e.g. 'loss < 1.3' (a logged curve, < or >, a number); empty: never"})
+
+    def __post_init__(self):
+        conditions(self.stop_when, self.patience)  # a bad target is a UserError here, not mid-run
 
 
 def field_type(f: dataclasses.Field) -> type:

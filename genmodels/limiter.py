@@ -1,24 +1,28 @@
-"""A process-wide, first-come-first-served cap on concurrently training threads.
+"""A process-wide, round-robin cap on concurrently training threads.
 
 A hosted instance serves many sessions; each training thread asks for a slot
 before running and gives it back when it pauses or ends, so the machine stays
-responsive. Threads that find no free slot wait in a queue whose position the
-UI shows.
+responsive. Threads that find no free slot wait in a first-come-first-served
+queue whose position the UI shows. A thread that has held its slot for a time
+slice while others wait gives it up and queues again, so a long run cannot
+starve a class.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+import time
 from collections import deque
+
+from .limits import Limits
 
 
 class Limiter:
-    def __init__(self, slots: int):
-        self.slots = max(1, slots)
+    def __init__(self, slots: int, time_slice: float | None = None):
+        self.slots, self.time_slice = max(1, slots), time_slice
         self._lock = threading.Lock()
         self._queue: deque[object] = deque()
-        self._active: set[int] = set()
+        self._active: dict[int, float] = {}  # id(owner) -> when it took its slot
 
     def try_acquire(self, owner: object) -> bool:
         """Take a slot if `owner` is at the head of the queue and one is free; else join the queue."""
@@ -29,15 +33,22 @@ class Limiter:
                 self._queue.append(owner)
             if self._queue[0] is owner and len(self._active) < self.slots:
                 self._queue.popleft()
-                self._active.add(id(owner))
+                self._active[id(owner)] = time.monotonic()
                 return True
             return False
 
     def release(self, owner: object) -> None:
         with self._lock:
-            self._active.discard(id(owner))
+            self._active.pop(id(owner), None)
             if owner in self._queue:
                 self._queue.remove(owner)
+
+    def should_yield(self, owner: object) -> bool:
+        """True when `owner` has held its slot for a time slice and someone is waiting."""
+        with self._lock:
+            since = self._active.get(id(owner))
+            return (since is not None and bool(self._queue) and self.time_slice is not None
+                    and time.monotonic() - since >= self.time_slice)
 
     def position(self, owner: object) -> int:
         """1-based place in the queue, 0 when holding a slot or not waiting."""
@@ -50,8 +61,10 @@ class Limiter:
             return len(self._active)
 
 
-def default_slots() -> int:
-    return int(os.environ.get("GENMODELS_MAX_TRAINERS", os.cpu_count() or 1))
+def from_env() -> Limiter:
+    """The limiter for GENMODELS_MAX_TRAINERS and GENMODELS_TIME_SLICE."""
+    limits = Limits.from_env()
+    return Limiter(limits.max_trainers, limits.time_slice)
 
 
-LIMITER = Limiter(default_slots())
+LIMITER = from_env()

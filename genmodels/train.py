@@ -21,12 +21,24 @@ import torch
 from .config import TrainConfig
 from .data import Dataset
 from .device import pick_device
+from .errors import UserError
 from .limiter import LIMITER, Limiter
 from .models import GenerativeModel
+from .stopping import conditions
 
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
+PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
+TIMELINE_FRAMES = 50  # at most this many past visuals are kept for replay, evenly spread
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The visuals of one past step, for replaying a run."""
+
+    step: int
+    visuals: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class Snapshot:
     visuals_step: int = -1
     device: str = "cpu"
     queue_position: int = 0
+    timeline: tuple[Frame, ...] = ()  # at most TIMELINE_FRAMES past visuals, oldest first
 
 
 def frozen(a: np.ndarray) -> np.ndarray:
@@ -69,10 +82,12 @@ class Trainer:
         visual_interval: float | None = 0.25,
         limiter: Limiter = LIMITER,
         idle_timeout: float | None = None,
+        drop_timeout: float | None = None,
     ):
         self.build, self.data, self.config = build, data, config or TrainConfig()
         self.device = pick_device(device)
-        self.visual_interval, self.limiter, self.idle_timeout = visual_interval, limiter, idle_timeout
+        self.visual_interval, self.limiter = visual_interval, limiter
+        self.idle_timeout, self.drop_timeout = idle_timeout, drop_timeout
         self.train_x = torch.as_tensor(data.train, device=self.device)
         if data.dim == 2:
             gx, gy = plot_grid(data)
@@ -90,11 +105,15 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = self.build().to(self.device)
         self.model.init_from_data(self.train_x[: min(len(self.train_x), 4096)])
+        self.model.set_probe(torch.as_tensor(self.data.test[:PROBE_POINTS], device=self.device))
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
+        self._kept: list[tuple[int, Frame]] = []  # (index among all frames, frame), every stride-th
+        self._frames_seen, self._stride, self._latest_frame = 0, 1, None
+        self._armed = conditions(self.config.stop_when, self.config.patience)  # each fires once per run
         self._publish(visuals=self.visual_interval is not None)
 
     def _batch(self) -> torch.Tensor:
@@ -167,6 +186,7 @@ class Trainer:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
             self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
+            self._remember(Frame(self.step_count, self._visuals))
         self._snapshot = Snapshot(
             step=self.step_count,
             status=self._status,
@@ -177,11 +197,48 @@ class Trainer:
             visuals_step=self._visuals_step,
             device=str(self.device),
             queue_position=self.limiter.position(self),
+            timeline=self._frames() if self._latest_frame else (),
         )
 
+    def _remember(self, frame: Frame) -> None:
+        """Keep every `stride`-th new frame; past the cap, double the stride and drop the frames off it.
+
+        The kept frames stay evenly spread over the run however long it is; the latest
+        frame is always shown (`_frames`).
+        """
+        self._latest_frame, self._frames_seen = frame, self._frames_seen + 1
+        if (self._frames_seen - 1) % self._stride:
+            return
+        self._kept.append((self._frames_seen - 1, frame))
+        if len(self._kept) >= TIMELINE_FRAMES:
+            self._stride *= 2
+            self._kept = [(k, f) for k, f in self._kept if k % self._stride == 0]
+
+    def _frames(self) -> tuple[Frame, ...]:
+        kept = tuple(f for _, f in self._kept)
+        return kept if kept and kept[-1] is self._latest_frame else (*kept, self._latest_frame)
+
+    def _check_stop(self, budget: int) -> None:
+        """After a good chunk: 'done' when the step budget is spent or an armed stop condition fires.
+
+        A condition that fired is disarmed, so Resume trains on (until the budget or another condition).
+        """
+        if self.step_count >= budget:
+            self._status, self._message = "done", f"reached {budget} steps"
+            return
+        for condition in self._armed:
+            reason = condition.check(self._history, self.step_count)
+            if reason:
+                self._armed.remove(condition)
+                self._status, self._message = "done", reason
+                return
+
     def _compute_visuals(self) -> dict[str, np.ndarray]:
-        torch.manual_seed(self.step_count)  # the same samples for the same weights
-        out = self.model.visuals(self.grid if self.data.dim == 2 else None)
+        # The same samples for the same weights, without touching the training's random stream:
+        # a run then gives the same numbers whenever its pictures were drawn (app, CLI, script).
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.step_count)
+            out = self.model.visuals(self.grid if self.data.dim == 2 else None)
         if self.data.dim == 2:  # a model may plot on its own grid (a flow fitted to a target energy)
             out.setdefault("grid_x", self.grid_axes[0])
             out.setdefault("grid_y", self.grid_axes[1])
@@ -189,23 +246,39 @@ class Trainer:
 
     # -- synchronous use (CLI, benchmarks, tests) ---------------------------------------------
     def run(self, steps: int, on_chunk: Callable[[Snapshot], None] | None = None) -> Snapshot:
-        """Train `steps` rounds in the caller's thread; stop early if the loss diverges."""
+        """Train `steps` rounds in the caller's thread; stop early on divergence or a stop condition."""
         target = self.step_count + steps
         self._status = "running"
-        while self.step_count < target:
-            if not self._chunk(target - self.step_count):
-                break
-            self._publish()
+        while self._status == "running":
+            if self.step_count >= target or self._chunk(target - self.step_count):
+                self._check_stop(target)
+            ended = self._status != "running"
+            self._publish(visuals=self.visual_interval is not None if ended else None)  # the end: fresh visuals
             if on_chunk:
                 on_chunk(self._snapshot)
-        else:
-            self._status = "done"
-        self._publish(visuals=self.visual_interval is not None)
         return self._snapshot
 
     # -- the background worker ------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def weights(self) -> tuple[dict[str, torch.Tensor], int]:
+        """A CPU copy of the weights and their step, taken between chunks (safe while training)."""
+        with self._cond:
+            return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}, self.step_count
+
+    def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
+        """Continue from saved weights (a checkpoint) at `step`; Reset still gives fresh ones."""
+        with self._cond:
+            if self.active or self.model is None:
+                raise UserError("pause training (or press Reset after a closed run) before loading weights")
+            try:
+                self.model.load_state_dict(state)
+            except RuntimeError as e:
+                raise UserError(f"these weights do not fit this model: {str(e).splitlines()[0]}") from None
+            self.optimizers = self.model.configure_optimizers(self.config.lr)
+            self.step_count, self._status, self._message = step, "paused", f"loaded the weights of step {step}"
+            self._publish(visuals=self.visual_interval is not None)
 
     @property
     def active(self) -> bool:
@@ -213,7 +286,8 @@ class Trainer:
         return self._running or bool(self._pending) or self._reset_requested
 
     def heartbeat(self) -> None:
-        """Called by the UI on each refresh; a worker whose watcher went silent stops itself."""
+        """Called by the UI on each refresh. Without one, training pauses after `idle_timeout`
+        seconds and the run is closed (its memory freed) after `drop_timeout` seconds."""
         self.last_seen = time.monotonic()
 
     def start(self) -> None:
@@ -223,7 +297,8 @@ class Trainer:
                 return
             if self._status in ("done", "stopped"):
                 self._status = "paused"
-            self._running = True
+            self._running, self._message = True, ""
+            self.heartbeat()  # pressing a button is a sign of life
             self._ensure_worker()
             self._cond.notify_all()
 
@@ -244,6 +319,7 @@ class Trainer:
                 return
             self._running = False
             self._pending.append(phase)
+            self.heartbeat()
             self._ensure_worker()
             self._cond.notify_all()
 
@@ -291,9 +367,13 @@ class Trainer:
             with self._cond:
                 if self._closing:
                     return
-                if self._idle():
-                    self._free("closed", "the browser tab went away, so this run was stopped to free memory")
+                if self._silent_for(self.drop_timeout):
+                    self._free("closed", "no page refresh for a long time (a closed or idle tab): "
+                                         "this run was closed to free memory")
                     return
+                if self._running and self._silent_for(self.idle_timeout):
+                    self._pause_idle()
+                    continue
                 if self._reset_requested:
                     self._reset_requested = False
                     self.limiter.release(self)
@@ -313,8 +393,14 @@ class Trainer:
                     continue
                 self._run_chunk()
 
-    def _idle(self) -> bool:
-        return self.idle_timeout is not None and time.monotonic() - self.last_seen > self.idle_timeout
+    def _silent_for(self, timeout: float | None) -> bool:
+        return timeout is not None and time.monotonic() - self.last_seen > timeout
+
+    def _pause_idle(self) -> None:
+        self._running, self._status = False, "paused"
+        self._message = f"paused after {self.idle_timeout:g} s without a page refresh (an idle or closed tab)"
+        self.limiter.release(self)
+        self._publish(visuals=False)
 
     def _do_pending_step(self) -> None:
         if self._chunk(1, self._pending.pop(0)):
@@ -322,10 +408,11 @@ class Trainer:
         self._publish(visuals=self.visual_interval is not None)
 
     def _run_chunk(self) -> None:
-        if self.step_count < self.config.steps:
-            self._status = "running"
-            self._chunk(self.config.steps - self.step_count)
-        if self.step_count >= self.config.steps and self._status == "running":
-            self._status, self._message = "done", f"reached {self.config.steps} steps"
+        budget = self.config.steps
+        self._status = "running"
+        if self.step_count >= budget or self._chunk(budget - self.step_count):
+            self._check_stop(budget)
         self._running = self._status == "running"
+        if self.limiter.should_yield(self):
+            self.limiter.release(self)  # queue again behind the sessions that wait (round robin)
         self._publish(visuals=None if self._running else self.visual_interval is not None)

@@ -18,8 +18,9 @@ from genmodels.data import DATASETS, load_csv  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
-from playground import figures, widgets  # noqa: E402
-from playground.session import Run, run_for, shared_dataset  # noqa: E402
+from playground import byod, compare, downloads, figures, history, lecture, widgets  # noqa: E402
+from playground.controls import controls, status_line  # noqa: E402
+from playground.session import LIMITS, Run, run_for, shared_dataset  # noqa: E402
 from playground.views import VIEWS  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -29,7 +30,7 @@ CSV = "csv"
 def initial_setup() -> Setup:
     """The URL's setup, once per session; bad values are reported and replaced by defaults."""
     if "setup" not in st.session_state:
-        setup, problems = Setup.parse(st.query_params.to_dict())
+        setup, problems = Setup.parse(lecture.setup_query(st.query_params.to_dict()))
         st.session_state.setup, st.session_state.url_problems = setup, problems
     return st.session_state.setup
 
@@ -61,7 +62,8 @@ def upload_csv() -> None:
     if file is None:
         return
     try:
-        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name)
+        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name, max_rows=LIMITS.max_rows)
+        st.session_state.csv_text = file.getvalue().decode("utf-8", "replace")  # for the exported script
     except UserError as e:
         st.error(f"{file.name}: {e}")
 
@@ -70,26 +72,15 @@ def resolve_data(setup: Setup):
     if setup.data != CSV:
         return shared_dataset(setup.data, setup.train.seed)
     if "csv_data" not in st.session_state:
-        raise UserError("upload a CSV of 2D points in the sidebar (two numeric columns, 10 to 1,000,000 rows)")
+        raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {LIMITS.max_rows:,} "
+                        "rows)")
     return st.session_state.csv_data
-
-
-def controls(run: Run) -> None:
-    t = run.trainer
-    status = t.snapshot().status
-    cols = st.columns(5)
-    cols[0].button("Resume" if status in ("paused", "stopped") else "Train", key="train", on_click=t.start,
-                   type="primary", disabled=status in ("diverged", "done"), use_container_width=True)
-    cols[1].button("Pause", key="pause", on_click=t.pause, use_container_width=True)
-    cols[2].button("Step", key="step", on_click=t.step, use_container_width=True, help="one optimiser round")
-    cols[3].button("Stop", key="stop", on_click=t.stop, use_container_width=True)
-    cols[4].button("Reset", key="reset", on_click=t.reset, use_container_width=True, help="fresh weights, same seed")
 
 
 def live(run: Run) -> None:
     fast = run.trainer.active
 
-    @st.fragment(run_every=0.25 if fast else 2.0)
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
     def panel() -> None:
         t = run.trainer
         t.heartbeat()
@@ -98,38 +89,40 @@ def live(run: Run) -> None:
             st.rerun()  # training ended: full rerun to slow the timer and refresh the buttons
         status_line(snap)
         st.altair_chart(figures.loss_chart(snap.history), key="loss")
-        VIEWS[MODELS[run.setup.model].family](snap, run.data, run.setup)
+        VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
 
     panel()
 
 
-def status_line(snap) -> None:
-    rate = f"{snap.steps_per_s:,.0f} steps/s" if snap.steps_per_s else "—"
-    st.markdown(f"**step {snap.step}** · {rate} · {snap.status} · device `{snap.device}`")
-    if snap.status == "diverged":
-        st.error(snap.message)
-    elif snap.status == "queued":
-        st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
-    elif snap.status == "closed":
-        st.warning(f"{snap.message}. Press Reset to start again.")
-
-
 def main() -> None:
-    st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide")
+    st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide", **lecture.page_options())
     st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)
+    lecture.start()
+    lecture.preset_picker()
     setup = sidebar(initial_setup())
-    for problem in st.session_state.pop("url_problems", []):
+    setups = [setup, *compare.sidebar(setup)]
+    for problem in st.session_state.pop("url_problems", []) + lecture.problems():
         st.warning(f"share URL: {problem}; the default was used")
     st.session_state.setup = setup
-    if setup.data != CSV and st.query_params.to_dict() != setup.to_query():
-        st.query_params.from_dict(setup.to_query())
+    query = lecture.url_query(setups)
+    if setup.data != CSV and st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    lecture.header(setups)
+    if setup.data == CSV:
+        byod.panel()
     try:
         run = run_for(setup, resolve_data(setup))
+        runs = [run, *compare.runs_for(setups[1:], run.data)]
     except UserError as e:
         st.error(str(e))
         return
-    controls(run)
-    live(run)
+    downloads.apply_pending(run)
+    if len(runs) > 1:
+        compare.show(runs, lecture.run_names(setups, compare.labels(runs)))
+    else:
+        controls([run.trainer])
+        live(run)
+    downloads.panel(run, lecture.title(setups), st.session_state.get(byod.CSV_TEXT) if setup.data == CSV else None)
 
 
 main()

@@ -14,10 +14,12 @@ import streamlit as st
 import torch
 
 from genmodels.data import Dataset, load_dataset
+from genmodels.limits import Limits
 from genmodels.setup import Setup
 from genmodels.train import Trainer
 
-IDLE_TIMEOUT = float(os.environ.get("GENMODELS_IDLE_TIMEOUT", "60"))
+# The app's caps: GENMODELS_* environment variables, else these defaults (README, "Deploy for your class").
+LIMITS = Limits.from_env(max_params=20_000_000, idle_timeout=60.0, drop_timeout=600.0)
 # Sessions train in parallel threads; one torch thread each avoids oversubscribing the cores.
 torch.set_num_threads(int(os.environ.get("GENMODELS_TORCH_THREADS", "1")))
 
@@ -34,13 +36,22 @@ class Run:
     trainer: Trainer
 
 
-def run_for(setup: Setup, data: Dataset) -> Run:
-    """This session's run for `setup`; a new setup closes the old run and starts a fresh one."""
-    run: Run | None = st.session_state.get("run")
+def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
+    """This session's run for `setup` in `slot` (a comparison has several); a new setup replaces the old run."""
+    run: Run | None = st.session_state.get(slot)
     if run is not None and run.setup == setup and run.data is data and run.trainer.model is not None:
         return run
+    LIMITS.check(setup, data)  # before closing the current run: a rejected setup leaves it intact
     if run is not None:
         run.trainer.close()
-    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, idle_timeout=IDLE_TIMEOUT)
-    st.session_state.run = Run(setup, data, trainer)
-    return st.session_state.run
+    trainer = Trainer(lambda: setup.build_model(data), data, setup.train,
+                      idle_timeout=LIMITS.idle_timeout, drop_timeout=LIMITS.drop_timeout)
+    st.session_state[slot] = Run(setup, data, trainer)
+    return st.session_state[slot]
+
+
+def close_run(slot: str) -> None:
+    """Close and forget the run in `slot`, if any (a comparison switched off)."""
+    run: Run | None = st.session_state.pop(slot, None)
+    if run is not None:
+        run.trainer.close()

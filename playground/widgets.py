@@ -45,3 +45,14 @@ def log_slider(label: str, lo: float, hi: float, key: str, help_: str | None) ->
     options = sorted({m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
                       for m in (1, 2, 5) if lo <= m * 10.0**e <= hi} | {st.session_state[key]})
     return st.select_slider(label, options=options, key=key, help=help_, format_func=lambda v: f"{v:g}")
+
+
+def config_state(config, prefix: str) -> dict:
+    """The widget values that show `config` (keys as `config_widgets` names them): to set a preset's settings."""
+    return {f"{prefix}{f.name}": getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def setup_state(setup, prefix: str = "") -> dict:
+    """Widget values showing a Setup's model and settings; prefix "" for the sidebar's run, "B." for run B."""
+    return {f"{prefix}model": setup.model, **config_state(setup.model_config, f"{prefix}{setup.model}."),
+            **config_state(setup.train, f"{prefix}train.")}

@@ -252,7 +252,7 @@ def test_glow_on_digits_learns_and_reports_bits_per_dim(digits_setup):
     assert metrics["test_bpd"] == pytest.approx((metrics["test_nll"] / 64 + math.log(17)) / math.log(2))
     visuals = trainer.model.visuals(None)
     assert visuals["samples"].shape == (64, 8, 8) and set(np.unique(visuals["samples"] * 16)) <= set(range(17))
-    assert visuals["latent_image"].shape == (8, 8)
+    torch.testing.assert_close(torch.as_tensor(visuals["latent_image"]).flatten(), torch.as_tensor(data.test[0]))
     assert visuals["latent_0"].shape == (2, 4, 4) and visuals["latent_1"].shape == (8, 2, 2)
 
 
@@ -294,3 +294,19 @@ def test_cli_trains_each_flow(model, data, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert np.isfinite(result["test_nll"])
     assert (data == "digits") == ("test_bpd" in result)
+
+
+def test_app_shows_glow_samples_and_the_latent_of_each_scale():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "playground" / "app.py"), default_timeout=120)
+    app.query_params.update({"data": "digits", "model": "glow", "layers": "1", "hidden": "8"})
+    try:
+        app.run()
+        assert not app.exception
+        assert len(app.get("image")) == 4  # samples, the data image, the latents of two scales
+    finally:
+        if "run" in app.session_state:
+            app.session_state["run"].trainer.close()

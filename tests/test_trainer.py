@@ -119,7 +119,7 @@ def test_nan_loss_stops_reports_the_step_and_keeps_last_good_weights():
 
 
 def test_worker_without_heartbeat_stops_and_frees_the_model():
-    t = trainer(idle_timeout=0.3)
+    t = trainer(idle_timeout=0.3, drop_timeout=0.6)  # paused after 0.3 s of silence, closed after 0.6 s
     ref = weakref.ref(t.model)
     t.start()
     assert wait_for(lambda: t.snapshot().status == "closed", timeout=10)

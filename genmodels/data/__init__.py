@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+
 import numpy as np
 
 from ..errors import UserError
@@ -40,7 +41,13 @@ def mixture_toy(name: str, mixture: toy2d.GaussianMixture):
 
 @functools.cache
 def mixture_entropy(mixture: toy2d.GaussianMixture) -> float:
-    """H = -E log p(x) by Monte Carlo over 100k samples (standard error < 3e-3 nats)."""
+    """H = -E log p(x) by Monte Carlo over 100k samples (standard error < 3e-3 nats).
+
+    It equals log K + 1 + log(2πσ²) - H(K | X): the entropy of picking a component, plus a
+    2D Gaussian's, less the posterior entropy of the component given x, which is what
+    the components' overlap costs (8gaussians: 2.838 - 0.006 = 2.832 nats; see
+    tests/test_entropy.py). The checkerboard's log 32 is exact: uniform on area 32.
+    """
     x = mixture.sample(100_000, np.random.default_rng(12345))
     return float(-mixture.log_prob(x).mean())
 

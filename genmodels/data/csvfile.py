@@ -10,7 +10,7 @@ from .dataset import Dataset
 MIN_ROWS, MAX_ROWS = 10, 1_000_000
 
 
-def parse_points(text: str) -> np.ndarray:
+def parse_points(text: str, max_rows: int = MAX_ROWS) -> np.ndarray:
     """Rows of two numbers separated by ',', ';', tab or spaces; an optional header line."""
     lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
@@ -18,8 +18,8 @@ def parse_points(text: str) -> np.ndarray:
         raise UserError("the CSV is empty: it needs two numeric columns of x, y points")
     if _cells(lines[0]) and not _is_number(_cells(lines[0])[0]):
         lines = lines[1:]  # a header
-    if len(lines) > MAX_ROWS:
-        raise UserError(f"the CSV has {len(lines):,} rows; at most {MAX_ROWS:,} are allowed")
+    if len(lines) > max_rows:
+        raise UserError(f"the CSV has {len(lines):,} rows; at most {max_rows:,} are allowed")
     rows = np.empty((len(lines), 2), np.float64)
     for i, line in enumerate(lines):
         rows[i] = _row(line, i + 1)
@@ -58,10 +58,12 @@ def _row(line: str, row: int) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def load_csv(content: str | bytes, name: str = "csv", seed: int = 0) -> Dataset:
+def load_csv(content: str | bytes, name: str = "csv", seed: int = 0, max_rows: int = MAX_ROWS) -> Dataset:
     """Points from CSV text or bytes, standardised to zero mean and unit std per column."""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    x = parse_points(text)
+    if "\x00" in text:
+        raise UserError("this is a binary file, not CSV text: save the points as comma-separated values")
+    x = parse_points(text, max_rows)
     std = x.std(0)
     if (std < 1e-12).any():
         raise UserError("the CSV points do not spread in both x and y (a column is constant)")

@@ -63,9 +63,11 @@ def read_idx(path: Path, rank: int) -> np.ndarray:
         raise UserError(f"cannot read IDX file {path.name}: {e}") from e
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] != rank:
         raise UserError(f"{path.name} is not an IDX file of rank {rank} (bad magic number {raw[:4].hex()})")
-    dims = np.frombuffer(raw, ">u4", count=rank, offset=4).astype(int) if len(raw) >= 4 + 4 * rank else None
+    if len(raw) < 4 + 4 * rank:
+        raise UserError(f"{path.name} is truncated: its header needs {4 + 4 * rank} bytes, the file has {len(raw)}")
+    dims = np.frombuffer(raw, ">u4", count=rank, offset=4).astype(int)
     body = raw[4 + 4 * rank:]
-    if dims is None or int(np.prod(dims)) != len(body):
+    if int(np.prod(dims)) != len(body):
         raise UserError(f"{path.name} is truncated: header promises {dims} values, file has {len(body)} bytes")
     return np.frombuffer(body, np.uint8).reshape(dims)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
 from .glow import Glow
 from .iaf import IAF
 from .maf import MAF
@@ -11,6 +12,7 @@ from .planar import PlanarFlow
 from .radial import RadialFlow
 from .realnvp import RealNVP
 from .sylvester import SylvesterFlow
+from .vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,
@@ -21,6 +23,12 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "planar": PlanarFlow,
     "radial": RadialFlow,
     "sylvester": SylvesterFlow,
+    "vae": VAE,
+    "gan": GAN,
+    "nsgan": NSGAN,
+    "lsgan": LSGAN,
+    "wgan": WGAN,
+    "wgan-gp": WGANGP,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]

@@ -55,6 +55,9 @@ class GenerativeModel(nn.Module):
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation (e.g. ActNorm) before the first step."""
 
+    def set_probe(self, x: torch.Tensor) -> None:
+        """Held-out points the model may keep to draw in `visuals` (e.g. a VAE's test latents)."""
+
     # -- using the model -------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
         raise NotImplementedError

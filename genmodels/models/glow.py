@@ -8,7 +8,8 @@ On images the multi-scale architecture of RealNVP/Glow: each scale squeezes (C, 
 (4C, H/2, W/2), runs `layers` steps, then splits: half of the channels are factored out as
 that scale's latent z (under the N(0, I) base) and the other half go on to the next scale;
 the last scale keeps everything. Rows are flat and channel-major, so "the channels that go on"
-are simply the first half of the row (`Prefix`).
+are simply the first half of the row (`Prefix`). `visuals` adds the latent of one held-out
+image at each scale.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Glow(Flow):
         if len(self.shape) == 3:
             check_squeezable(self.shape, config.scales)
             self.transforms = nn.ModuleList(self.scale(tuple(self.shape), config.scales))
-            self.register_buffer("x_fixed", torch.zeros(1, dim))
+            self.register_buffer("x_probe", torch.zeros(1, dim))
         else:
             steps = [glow_step((dim,), config.hidden, config.depth) for _ in range(config.layers)]
             self.transforms = nn.ModuleList(t for step in reversed(steps) for t in step)
@@ -118,10 +119,10 @@ class Glow(Flow):
         self.latent_shapes.append(kept)
         return [Prefix(self.scale(kept, scales - 1), math.prod(kept)), *from_base]
 
-    def init_from_data(self, x: torch.Tensor) -> None:
+    def set_probe(self, x: torch.Tensor) -> None:
+        """Keep the first held-out image: `visuals` shows its latent at each scale."""
         if len(self.shape) == 3:
-            self.x_fixed.copy_(x[:1])
-        super().init_from_data(x)
+            self.x_probe.copy_(x[:1])
 
     def latents(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each scale's latent z of one row x, outermost scale first, as (c, h, w) arrays."""
@@ -137,8 +138,8 @@ class Glow(Flow):
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         out = super().visuals(grid)
         if len(self.shape) == 3:
-            out["latent_image"] = self.x_fixed.view(self.shape[-2:]).cpu().numpy()
-            for k, z in enumerate(self.latents(self.x_fixed)):
+            out["latent_image"] = self.x_probe.view(self.shape[-2:]).cpu().numpy()  # the first held-out image
+            for k, z in enumerate(self.latents(self.x_probe)):
                 out[f"latent_{k}"] = z.cpu().numpy()
         return out
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from . import flow
+from . import flow, gan, vae
 
 VIEWS = {
     "flow": flow.draw,
+    "vae": vae.draw,
+    "gan": gan.draw,
 }

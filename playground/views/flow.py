@@ -17,6 +17,8 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     if data.is_image:
         if "samples" in v:
             st.image(figures.image_grid(v["samples"][:50], data.shape), caption="model samples", clamp=True)
+        if "latent_image" in v:
+            draw_latents(v)
         return
     left, right = st.columns(2)
     if "target_log_density" in v:
@@ -52,3 +54,14 @@ def draw_stages(stages: np.ndarray) -> None:
     angle = np.arctan2(stages[0][:, 1], stages[0][:, 0])
     title = f"N(0, I) after {k} of {len(stages) - 1} layers"
     st.plotly_chart(figures.coloured_points(stages[k], angle, title), key="stages")
+
+
+def draw_latents(v: dict[str, np.ndarray]) -> None:
+    """Glow: a held-out image and its latent z at each scale, one tile per channel, z ∈ [−3, 3] as black to white."""
+    scales = sorted(k for k in v if k.startswith("latent_") and k != "latent_image")
+    columns = st.columns(1 + len(scales))
+    columns[0].image(v["latent_image"], caption="held-out image", clamp=True, width=112)
+    for column, key in zip(columns[1:], scales):
+        z, tiles = v[key], min(len(v[key]), 4)
+        grid = figures.image_grid((z + 3) / 6, z.shape, columns=tiles)
+        column.image(grid, caption=f"scale {key[7:]}: z of shape {z.shape}", clamp=True, width=56 * tiles)

@@ -1,0 +1,381 @@
+"""`python -m genmodels bench`: how fast and how well the models train on this machine.
+
+For each model family (one representative with --quick, every registered model
+otherwise) and, where installed, the peer libraries' RealNVP of the same size
+(`peers.py`, trained by the same Trainer on the same batches), it measures:
+
+- `steps_per_s` headless (`Trainer(visual_interval=None)`), with 1 thread and all threads;
+- `ui_ratio`: steps/s while the trainer also computes the UI's visuals every
+  `UI_INTERVAL` s (the app's refresh), over headless steps/s. Each UI run starts with
+  one visual due at once, so the ratio is slightly pessimistic for short runs;
+- for exact-likelihood models on 2D data ("fit" records, 1 thread, batch 512): the
+  training time (evaluations excluded) until the held-out NLL first reaches
+  `TARGET_NLL`, the held-out NLL at the end, and the data's entropy where known
+  (`Dataset.entropy`: 8gaussians by Monte Carlo, checkerboard log 32; see
+  `genmodels.data`), so test_nll - entropy is the gap to the best possible model;
+- peak resident memory of the process while a contender is built and warmed up
+  (Linux: VmHWM after resetting it; elsewhere the lifetime maximum) and, on CUDA,
+  peak allocated memory.
+
+Timings on a shared CPU are noisy, so contenders are measured interleaved (each
+repeat visits every contender once, back to back) and the median is reported;
+ratios to peers compare numbers taken minutes apart in the same process.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import math
+import os
+import platform
+import re
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from . import peers
+from .config import TrainConfig
+from .data import Dataset, load_dataset
+from .device import pick_device
+from .limiter import Limiter
+from .metrics import test_nll
+from .models import MODELS, GenerativeModel
+from .setup import Setup
+from .train import Trainer
+
+UI_INTERVAL = 0.25  # seconds between the app's refreshes (its live fragment's run_every)
+SPEED_DATA = {"moons": 512, "digits": 128}  # dataset -> batch size
+FIT_BATCH = 512
+TARGET_NLL = {"moons": 2.45, "8gaussians": 2.95, "checkerboard": None}  # nats; None: entropy gap only
+MAX_STEPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Budget:
+    seconds: float = 3.0  # one timed run of one contender
+    warm_up: float = 0.5  # untimed first run of each contender (allocations, lazy init, first visuals)
+    repeats: int = 3  # interleaved repeats; the median is reported
+    fit_seconds: float = 60.0  # training-time cap of one fit
+    eval_every: int = 50  # steps between held-out evaluations of a fit
+    fit_data: tuple[str, ...] = ("moons", "8gaussians", "checkerboard")
+    speed_data: tuple[str, ...] = tuple(SPEED_DATA)
+    all_models: bool = True  # every registered model, else one per family
+    stop_at_target: bool = False  # end a fit when it reaches its target
+
+
+FULL = Budget()
+QUICK = Budget(seconds=1.0, warm_up=0.3, repeats=2, fit_seconds=10.0, fit_data=("moons", "8gaussians"),
+               all_models=False, stop_at_target=True)
+
+
+@dataclass(frozen=True)
+class Contender:
+    library: str  # "genmodels" or a peer library
+    model: str
+    build: Callable[[Dataset], GenerativeModel]
+    fit: bool = True  # also measure its time to target (peers: only as their docs train them)
+
+
+def representatives() -> list[str]:
+    """The first registered model of each family."""
+    first: dict[str, str] = {}
+    for name, cls in MODELS.items():
+        first.setdefault(cls.family, name)
+    return list(first.values())
+
+
+def contenders(all_models: bool) -> list[Contender]:
+    """Our models (all, or one per family), then each peer's RealNVP with torch's default Adam and with ours."""
+    names = list(MODELS) if all_models else representatives()
+    out = [Contender("genmodels", name, lambda data, name=name: Setup(model=name).build_model(data)) for name in names]
+    if "realnvp" in MODELS:
+        config = MODELS["realnvp"].Config()
+        for library, build in peers.available().items():
+            for fused in (False, True):
+                out.append(Contender(library, "realnvp", partial(_peer, build, config, fused), fit=not fused))
+    return out
+
+
+def _peer(build: Callable, config, fused: bool, data: Dataset) -> GenerativeModel:
+    model = build(config, data.dim)
+    model.fused_adam = fused
+    return model
+
+
+def missing_peers() -> list[str]:
+    return [name for name in peers.BUILDERS if name not in peers.available()]
+
+
+# -- memory -----------------------------------------------------------------------------------
+class PeakMemory:
+    """Peak resident memory of this process over a `with` block, and peak CUDA memory on `device`."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.rss_mb, self.cuda_mb = device, None, None
+
+    def __enter__(self) -> PeakMemory:
+        try:  # Linux: writing 5 to clear_refs resets VmHWM to the current RSS
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.rss_mb = peak_rss_mb()
+        if self.device.type == "cuda":
+            self.cuda_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+
+
+def peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
+    except (OSError, AttributeError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+# -- timing -----------------------------------------------------------------------------------
+def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device) -> Trainer:
+    config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0)
+    return Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None, limiter=Limiter(1))
+
+
+def timed_rate(trainer: Trainer, seconds: float, visual_interval: float | None = None) -> tuple[float, float]:
+    """Steps per wall-clock second and per CPU second of this process, over about `seconds`.
+
+    The trainer's background worker runs as the app runs it; with an interval it also
+    computes visuals when due, as for an open page. `pause` returns once the running
+    chunk has ended, so every counted step is timed. CPU time ignores other processes
+    that compete for the cores, so on a shared machine it compares contenders better.
+    """
+    trainer.visual_interval = visual_interval
+    before, start, cpu = trainer.step_count, time.perf_counter(), time.process_time()
+    trainer.start()
+    time.sleep(seconds)
+    trainer.pause()
+    steps = trainer.step_count - before
+    return steps / (time.perf_counter() - start), steps / max(time.process_time() - cpu, 1e-9)
+
+
+def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: int, device: torch.device,
+                  budget: Budget) -> list[dict]:
+    """Headless and UI steps/s of every contender, interleaved `budget.repeats` times."""
+    torch.set_num_threads(threads)
+    runs = []
+    for c in group:
+        ours = c.library == "genmodels"
+        with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
+            trainer = make_trainer(c, data, batch, device)
+            timed_rate(trainer, budget.warm_up, UI_INTERVAL if ours else None)
+        runs.append((c, trainer, mem, [], [], [] if ours else None))
+    for _ in range(budget.repeats):
+        for _c, trainer, _mem, wall, cpu, ui in runs:
+            rates = timed_rate(trainer, budget.seconds)
+            wall.append(rates[0])
+            cpu.append(rates[1])
+            if ui is not None:
+                ui.append(timed_rate(trainer, budget.seconds, UI_INTERVAL)[0] / rates[0])
+    records = [
+        record(c, data, batch, threads, device, mem, trainer, kind="speed", steps_per_s=statistics.median(wall),
+               steps_per_cpu_s=statistics.median(cpu), ui_ratio=statistics.median(ui) if ui else None)
+        for c, trainer, mem, wall, cpu, ui in runs
+    ]
+    for run in runs:
+        run[1].close()
+    return records
+
+
+def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budget) -> dict:
+    """Train until the held-out NLL reaches the target (or the time cap); evaluations are not timed."""
+    target = TARGET_NLL.get(data.name)
+    with PeakMemory(device) as mem:
+        trainer = make_trainer(c, data, FIT_BATCH, device)
+        x_test = torch.as_tensor(data.test, device=trainer.device)
+        train_s, cpu_s, reached, nll, status = 0.0, 0.0, None, math.inf, "running"
+        while train_s < budget.fit_seconds:
+            start, cpu = time.perf_counter(), time.process_time()
+            status = trainer.run(budget.eval_every).status
+            train_s += time.perf_counter() - start
+            cpu_s += time.process_time() - cpu
+            if status == "diverged":
+                break
+            nll = test_nll(trainer.model, x_test)
+            if reached is None and target is not None and nll <= target:
+                reached = train_s
+                if budget.stop_at_target:
+                    break
+    return record(c, data, FIT_BATCH, torch.get_num_threads(), device, mem, trainer, kind="fit",
+                  steps_per_s=trainer.step_count / train_s, steps_per_cpu_s=trainer.step_count / cpu_s,
+                  time_to_target_s=reached, target_nll=target,
+                  test_nll=nll, fit_seconds=train_s, status=status)
+
+
+def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.device, mem: PeakMemory,
+           trainer: Trainer, **measured) -> dict:
+    base = {"library": c.library, "model": c.model, "family": MODELS[c.model].family, "data": data.name,
+            "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
+            "steps": trainer.step_count, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
+            "time_to_target_s": None,
+            "target_nll": None, "test_nll": None, "entropy": data.entropy, "peak_rss_mb": mem.rss_mb,
+            "cuda_peak_mb": mem.cuda_mb}
+    return {**base, **measured}
+
+
+def optimizer_label(trainer: Trainer) -> str:
+    """Each phase's optimiser, e.g. 'Adam (fused)' or 'Adam' (torch's default per-tensor loop on a CPU)."""
+    return ", ".join(sorted({type(o).__name__ + (" (fused)" if o.defaults.get("fused") else "")
+                             for o in trainer.optimizers.values()}))
+
+
+# -- the whole run ----------------------------------------------------------------------------
+def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print) -> list[dict]:
+    """Every measurement of the budget, on the CPU and on the best other device if there is one."""
+    group = contenders(budget.all_models)
+    for name in missing_peers():
+        log(f"note: {name} is not installed (pip install -r requirements-dev.txt); skipping its RealNVP")
+    devices = [torch.device("cpu")] + [d for d in [pick_device()] if d.type != "cpu"]
+    all_threads = os.cpu_count() or 1
+    saved_threads, records = torch.get_num_threads(), []
+    try:
+        for device in devices:
+            thread_counts = sorted({1, all_threads}) if device.type == "cpu" else [saved_threads]
+            for name in budget.speed_data:
+                data = load_dataset(name)
+                for threads in thread_counts:
+                    log(f"speed: {name} on {device}, {threads} thread(s)")
+                    records += measure_speed(group, data, SPEED_DATA[name], threads, device, budget)
+            torch.set_num_threads(1 if device.type == "cpu" else saved_threads)
+            for name in budget.fit_data:
+                data = load_dataset(name)
+                for c in group:
+                    if c.fit and _has_log_prob(c):
+                        log(f"fit: {c.library} {c.model} on {name} ({device})")
+                        records.append(measure_fit(c, data, device, budget))
+    finally:
+        torch.set_num_threads(saved_threads)
+    return records
+
+
+def _has_log_prob(c: Contender) -> bool:
+    return c.library != "genmodels" or MODELS[c.model].log_prob is not GenerativeModel.log_prob
+
+
+def peer_ratios(records: list[dict]) -> list[str]:
+    """Our RealNVP over each peer's: steps/s in each speed configuration, and time to target."""
+    ours = {_key(r): r for r in records if r["library"] == "genmodels" and r["model"] == "realnvp"}
+    lines = []
+    for r in records:
+        mine = ours.get(_key(r))
+        if r["library"] == "genmodels" or mine is None:
+            continue
+        peer = f"realnvp vs {r['library']} with {r['optimizer']}"
+        where = f"{r['data']}, batch {r['batch']}, {r['threads']} thread(s), {r['device']}"
+        if r["kind"] == "speed":
+            if r["steps_per_s"] and r["steps_per_cpu_s"]:  # a peer that made no step in a tiny budget has none
+                lines.append(f"{peer} ({where}): {mine['steps_per_s'] / r['steps_per_s']:.2f}x steps/s, "
+                             f"{mine['steps_per_cpu_s'] / r['steps_per_cpu_s']:.2f}x steps per CPU second")
+        elif mine["time_to_target_s"] and r["time_to_target_s"]:
+            lines.append(f"{peer} ({where}): {r['time_to_target_s'] / mine['time_to_target_s']:.2f}x "
+                         f"faster to NLL {r['target_nll']}")
+    return lines
+
+
+def _key(r: dict) -> tuple:
+    return r["kind"], r["data"], r["batch"], r["threads"], r["device"]
+
+
+# -- the report -------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    out = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} logical CPUs",
+           "cpu": cpu, "python": platform.python_version()}
+    for package in ("torch", "numpy", "zuko", "normflows"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name()
+    if hasattr(os, "getloadavg"):
+        out["load average"] = "{:.1f} (1 min), {:.1f} (5 min), {:.1f} (15 min)".format(*os.getloadavg())
+    return out
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def speed_row(r: dict) -> list[str]:
+    return [r["library"], r["model"], r["optimizer"], r["data"], str(r["batch"]), str(r["threads"]), r["device"],
+            _fmt(r["steps_per_s"]), _fmt(r["steps_per_cpu_s"]), _fmt(r["ui_ratio"], 2), _fmt(r["peak_rss_mb"], 4)]
+
+
+def fit_row(r: dict) -> list[str]:
+    reached = _fmt(r["time_to_target_s"])
+    if r["target_nll"] is not None and r["time_to_target_s"] is None:
+        reached = f"> {r['fit_seconds']:.0f}"
+    gap = r["test_nll"] - r["entropy"] if r["entropy"] is not None else None
+    return [r["library"], r["model"], r["data"], _fmt(r["target_nll"]), reached, str(r["steps"]),
+            _fmt(r["steps_per_s"]), _fmt(r["test_nll"], 4), _fmt(r["entropy"], 4), _fmt(gap, 2),
+            _fmt(r["peak_rss_mb"], 4)]
+
+
+def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
+    """BENCHMARKS.md: the machine, then speed, fit and peer-ratio sections."""
+    mode = {QUICK: "--quick", FULL: "full"}.get(budget, "custom budget")
+    stop = "stopped at the target" if budget.stop_at_target else "trained to the cap"
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`python -m genmodels bench` ({mode}), {info['date']}.",
+        "",
+        *(f"- {k}: {v}" for k, v in info.items() if k != "date"),
+        "",
+        f"Median of {budget.repeats} interleaved runs of {budget.seconds:g} s per configuration. Timings on a "
+        "shared machine are noisy: compare rows of one table (measured minutes apart), not separate runs. "
+        f"UI ratio = steps/s while the trainer also computes the page's visuals (every {UI_INTERVAL} s at most) "
+        "over headless steps/s. zuko and normflows are their RealNVP with our RealNVP's layers, width and "
+        "depth, trained by our Trainer on the same batches, once with torch's default Adam (as their docs "
+        "train them) and once with our fused Adam.",
+        "",
+        "## Training speed",
+        "",
+        *table(["library", "model", "optimizer", "data", "batch", "threads", "device", "steps/s", "steps/CPU s",
+                "UI ratio", "peak RSS MB"], [speed_row(r) for r in records if r["kind"] == "speed"]),
+        "",
+        f"## Time to a held-out NLL (batch {FIT_BATCH}, 1 CPU thread, at most {budget.fit_seconds:g} s of "
+        f"training, evaluated every {budget.eval_every} steps, {stop})",
+        "",
+        "Entropy (the best possible NLL): 8gaussians by Monte Carlo, log 8 + 1 + log 2πσ² less the overlap "
+        "of its components; checkerboard log 32, uniform on 8 squares of area 4. Gap = test NLL − entropy.",
+        "",
+        *table(["library", "model", "data", "target NLL", "time to target s", "steps", "steps/s", "test NLL",
+                "entropy", "gap", "peak RSS MB"], [fit_row(r) for r in records if r["kind"] == "fit"]),
+    ]
+    ratios = peer_ratios(records)
+    if ratios:
+        lines += ["", "## Our RealNVP against the peers", "", *(f"- {line}" for line in ratios)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,105 @@
+"""Caps for a shared (hosted) instance, read from GENMODELS_* environment variables.
+
+Per session (checked before a run is built, so a rejected setup leaves the current run alone):
+    GENMODELS_MAX_STEPS      training rounds of one run
+    GENMODELS_MAX_PARAMS     parameters of one model, counted on torch's meta device (no memory used)
+    GENMODELS_MAX_ROWS       rows of a user's CSV
+    GENMODELS_IDLE_TIMEOUT   seconds without a page refresh before a training run is paused
+    GENMODELS_DROP_TIMEOUT   seconds without a page refresh before a run is closed and its memory freed
+    GENMODELS_REFRESH        seconds between refreshes of the live panel while a run trains
+Process-wide (the `limiter`):
+    GENMODELS_MAX_TRAINERS   training threads at once; the others wait in a queue
+    GENMODELS_TIME_SLICE     seconds a trainer keeps its slot while others wait (then it queues again)
+
+An unset or empty variable takes the caller's default; "none" removes a cap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from .data import DATASETS
+from .data.csvfile import MAX_ROWS
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .setup import Setup
+
+PREFIX = "GENMODELS_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Defaults are the library's (the CLI's): no caps beyond the configs' own ranges."""
+
+    max_steps: int | None = None
+    max_params: int | None = None
+    max_rows: int = MAX_ROWS
+    idle_timeout: float | None = None
+    drop_timeout: float | None = None
+    refresh: float = 0.25
+    max_trainers: int = os.cpu_count() or 1
+    time_slice: float | None = 2.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **defaults) -> Limits:
+        """Limits from GENMODELS_<FIELD> variables; `defaults` replace the class defaults."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            name, raw = PREFIX + f.name.upper(), environ.get(PREFIX + f.name.upper(), "").strip()
+            values[f.name] = parse_value(name, raw, f.type) if raw else defaults.get(f.name, f.default)
+        return cls(**values)
+
+    def check(self, setup: Setup, data: Dataset) -> None:
+        """Reject a setup over the caps with a UserError that says what to lower."""
+        steps = setup.train.steps
+        if self.max_steps is not None and steps > self.max_steps:
+            raise UserError(f"steps = {steps:,} is over this server's cap of {self.max_steps:,}; lower steps")
+        rows = len(data.train) + len(data.test)
+        if setup.data not in DATASETS and rows > self.max_rows:
+            raise UserError(f"your data has {rows:,} rows; this server allows at most {self.max_rows:,}")
+        if self.max_params is not None:
+            n = count_parameters(lambda: setup.build_model(data))
+            if n > self.max_params:
+                raise UserError(
+                    f"{setup.model} with these settings has {n:,} parameters; this server allows at most "
+                    f"{self.max_params:,}. Lower the width (hidden), depth or number of layers."
+                )
+
+
+def parse_value(name: str, raw: str, annotation: str) -> int | float | None:
+    """One environment value: a positive number (int fields also take 1e6, 20_000) or "none"."""
+    if raw.lower() == "none" and "None" in annotation:
+        return None
+    as_int = annotation.startswith("int")
+    try:
+        value = float(raw.replace("_", ""))
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf") or (as_int and not value.is_integer()):
+        kind = "a positive whole number" if as_int else "a positive number of seconds"
+        none = ' or "none"' if "None" in annotation else ""
+        raise UserError(f"environment variable {name} must be {kind}{none}, got {raw!r}")
+    return int(value) if as_int else value
+
+
+def count_parameters(build: Callable[[], torch.nn.Module]) -> int:
+    """Parameters of `build()`'s model, built on the meta device so no weights are allocated.
+
+    A model whose constructor cannot run on the meta device (it reads tensor values) is
+    built for real on the CPU instead.
+    """
+    try:
+        with torch.device("meta"):
+            model = build()
+    except (NotImplementedError, RuntimeError):
+        model = build()
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,92 @@
+"""Known-density theory for the GAN views, computed from a snapshot's samples and the dataset.
+
+The model never sees the data density, so these live beside it: the app calls
+`gan_overlay` on `snap.visuals` (once per new visuals step) and `sample_quality` on each
+timeline entry (once per entry), which makes the mode-coverage and JS curves over training.
+
+Optimal discriminator (course notes, "Loss function and Jensen-Shannon divergence"):
+    D*(x) = p(x) / (p(x) + p_g(x)),   and   π[log D*] + p_g[log(1 - D*)] = 2 JS(p, p_g) - log 4,
+so JS(p, p_g) = log 2 + ½ (π[log D*] + p_g[log(1 - D*)]). Here p is the exact data density
+and p_g a Gaussian KDE of generator samples whose bandwidth maximises held-out likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .data import Dataset
+from .metrics import histogram_divergences, histogram_edges, mode_coverage
+
+KDE_BANDWIDTHS = np.geomspace(0.005, 2.0, 12)  # candidates, in data units
+N_KDE, N_OVERLAY_DATA = 1000, 1000
+LOG_NEGLIGIBLE = math.log(1e-3)
+
+
+def kde_log_prob(x: np.ndarray, centres: np.ndarray, bandwidth: float) -> np.ndarray:
+    """log q(x) for q = (1/n) Σ_i N(x; c_i, h² I), evaluated in float64."""
+    x, c = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(centres, dtype=torch.float64)
+    log_k = -torch.cdist(x, c) ** 2 / (2 * bandwidth**2) - x.shape[1] / 2 * math.log(2 * math.pi * bandwidth**2)
+    return (torch.logsumexp(log_k, 1) - math.log(len(c))).numpy()
+
+
+def select_bandwidth(fit: np.ndarray, held_out: np.ndarray, candidates: np.ndarray = KDE_BANDWIDTHS) -> float:
+    """The candidate bandwidth with the largest mean held-out log-likelihood."""
+    scores = [kde_log_prob(held_out, fit, h).mean() for h in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def optimal_discriminator(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """D*(x) = p / (p + q) = σ(log p - log q), computed stably from log densities."""
+    return np.exp(log_p - np.logaddexp(log_p, log_q))
+
+
+def js_at_optimum(log_p_real: np.ndarray, log_q_real: np.ndarray, log_p_fake: np.ndarray, log_q_fake: np.ndarray
+                  ) -> float:
+    """JS(p, q) = log 2 + ½ (E_p log D*(x) + E_q log(1 - D*(x))): the notes' value of the game at D*.
+
+    Monte Carlo over data points (log p, log q at x ~ p) and fake points (at x ~ q).
+    """
+    log_d_real = log_p_real - np.logaddexp(log_p_real, log_q_real)
+    log_1m_d_fake = log_q_fake - np.logaddexp(log_p_fake, log_q_fake)
+    return float(math.log(2) + (log_d_real.mean() + log_1m_d_fake.mean()) / 2)
+
+
+def gan_overlay(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
+    """D* on the plot grid and the JS estimate, where the data density is known (else empty).
+
+    D* = p / (p + q) is 0/0 where neither density has mass; there (p and q both below
+    exp(LOG_NEGLIGIBLE) = 1e-3 per unit area) it is NaN, drawn blank, rather than the
+    ratio of two vanishing tails.
+
+    The fixed-z samples are split in two: the KDE is fitted on the first half and its
+    bandwidth chosen, and the JS expectation over fakes taken, on the second.
+    """
+    if data.log_prob is None or "samples" not in visuals or "grid_x" not in visuals:
+        return {}
+    x_fake = visuals["samples"].astype(np.float64)
+    fit, held_out = x_fake[:N_KDE], x_fake[N_KDE : 2 * N_KDE]
+    h = select_bandwidth(fit, held_out)
+    gx, gy = visuals["grid_x"].astype(np.float64), visuals["grid_y"].astype(np.float64)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    x_real = data.test[:N_OVERLAY_DATA].astype(np.float64)
+    js = js_at_optimum(data.log_prob(x_real), kde_log_prob(x_real, fit, h),
+                       data.log_prob(held_out), kde_log_prob(held_out, fit, h))
+    log_p, log_q = data.log_prob(grid), kde_log_prob(grid, fit, h)
+    d_star = np.where(np.maximum(log_p, log_q) < LOG_NEGLIGIBLE, np.nan, optimal_discriminator(log_p, log_q))
+    return {"d_star": d_star, "js_estimate": np.array(js), "kde_bandwidth": np.array(h)}
+
+
+def sample_quality(x: np.ndarray, data: Dataset) -> dict[str, float]:
+    """For one set of 2D samples: histogram kl / reverse_kl / js against the held-out data, and on
+    mixtures the covered modes (of `total`) and the high-quality fraction; empty for images."""
+    if data.dim != 2:
+        return {}
+    x_data = data.test.astype(np.float64)
+    out = histogram_divergences(x_data, x.astype(np.float64), histogram_edges(x_data))
+    if data.mixture is not None:
+        covered, high_quality = mode_coverage(x, data.mixture)
+        out.update(modes=float(covered.sum()), total=float(len(covered)), high_quality=high_quality)
+    return out

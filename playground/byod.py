@@ -1,0 +1,85 @@
+"""Bring your own data: upload a CSV (sidebar), draw points on a canvas, or click them into a plot.
+
+Drawn and clicked points are sprayed into small blobs (`genmodels.data.drawn`) and go
+through the same validation as a CSV; their CSV text is kept so that the exported
+script can embed it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from genmodels.data import load_csv
+from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
+from genmodels.errors import UserError
+
+from . import figures
+
+CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
+CLICKED = "byod.clicked"
+CANVAS_SIZE = 400
+STROKE_COPIES, STROKE_STD = 20, 0.08  # each drawn vertex becomes a blob of this many points
+CLICK_COPIES, CLICK_STD = 40, 0.15
+CLICK_GRID = np.linspace(-BOX, BOX, 41)
+
+
+def panel() -> None:
+    """Where the user's points come from, when the sidebar's dataset is 'csv'."""
+    with st.expander("your own data: draw or click points (or upload a CSV in the sidebar)",
+                     expanded=CSV_DATA not in st.session_state):
+        draw, click = st.tabs(["draw on a canvas", "click points into a plot"])
+        with draw:
+            draw_canvas()
+        with click:
+            click_points()
+    if CSV_DATA in st.session_state:
+        data = st.session_state[CSV_DATA]
+        st.caption(f"training on {data.name}: {len(data.train) + len(data.test):,} points, standardised")
+
+
+def use_points(points: np.ndarray, name: str) -> None:
+    text = to_csv(points)
+    try:
+        st.session_state[CSV_DATA] = load_csv(text, name=name)
+    except UserError as e:
+        st.error(str(e))
+        return
+    st.session_state[CSV_TEXT] = text
+
+
+def draw_canvas() -> None:
+    from streamlit_drawable_canvas import st_canvas  # registers its component: import only when drawn
+
+    tool = st.radio("tool", ["freedraw", "point"], horizontal=True, key="byod.tool",
+                    help="free-hand strokes, or single dots")
+    result = st_canvas(drawing_mode=tool, stroke_width=3, stroke_color=figures.DATA_COLOUR,
+                       background_color="#ffffff", height=CANVAS_SIZE, width=CANVAS_SIZE, point_display_radius=3,
+                       key="byod.canvas")
+    objects = (result.json_data or {}).get("objects", [])
+    if st.button("train on this drawing", key="byod.use_drawing", disabled=not objects):
+        points = canvas_points(objects, CANVAS_SIZE, CANVAS_SIZE)
+        use_points(spray(points, STROKE_COPIES, STROKE_STD), "your drawing")
+
+
+def click_points() -> None:
+    clicked = st.session_state.setdefault(CLICKED, [])
+    gx, gy = np.meshgrid(CLICK_GRID, CLICK_GRID)
+    grid = go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=6, color="#eeeeee"),
+                      hoverinfo="none")
+    picked = np.asarray(clicked).reshape(-1, 2)
+    fig = go.Figure([grid, go.Scatter(x=picked[:, 0], y=picked[:, 1], mode="markers",
+                                      marker=dict(size=10, color=figures.MODEL_COLOUR))])
+    figures.layout(fig, "click grid points, or box/lasso-select an area")
+    st.plotly_chart(fig, key="byod.click", on_select=add_selection, selection_mode=("points", "box", "lasso"))
+    left, right = st.columns(2)
+    if left.button(f"train on these {len(clicked)} points", key="byod.use_clicks", disabled=not clicked):
+        use_points(spray(picked, CLICK_COPIES, CLICK_STD), "your clicked points")
+    right.button("clear", key="byod.clear", on_click=clicked.clear)
+
+
+def add_selection() -> None:
+    """Add the selected grid points (a click, or everything inside a box or lasso) to the clicked ones."""
+    selection = st.session_state["byod.click"].selection
+    st.session_state[CLICKED].extend((p["x"], p["y"]) for p in selection.points if p.get("curve_number") == 0)

@@ -1,0 +1,106 @@
+"""Compare: runs B (and C) beside the sidebar's run A, on the same data, trained together.
+
+The sidebar's "compare" section picks each extra run's model and settings (widget
+keys "B.model", "B.<model>.<field>", "B.train.<field>"); the page then shows one
+set of controls for all runs, their curves on one chart, and a column per run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from genmodels.config import TrainConfig
+from genmodels.data import Dataset
+from genmodels.models import MODELS
+from genmodels.setup import Setup
+from genmodels.train import Snapshot
+
+from . import figures, widgets
+from .controls import controls, status_line
+from .session import Run, close_run, run_for
+
+LETTERS = ("B", "C")
+ON, COUNT = "compare.on", "compare.count"
+
+
+def set_runs(setups: list[Setup]) -> None:
+    """Show these setups as runs B, C (from a preset or a share URL); none switches comparing off."""
+    st.session_state[ON] = bool(setups)
+    if setups:
+        st.session_state[COUNT] = len(setups)
+    for letter, setup in zip(LETTERS, setups):
+        st.session_state.update(widgets.setup_state(setup, f"{letter}."))
+
+
+def sidebar(base: Setup) -> list[Setup]:
+    """The setups compared with `base` (the sidebar's run): none unless comparing."""
+    with st.sidebar, st.expander("compare runs", expanded=st.session_state.get(ON, False)):
+        if not st.toggle("compare with other runs", key=ON, help="train runs side by side on the same data"):
+            return []
+        st.session_state.setdefault(COUNT, 1)
+        count = st.number_input("runs besides A", 1, len(LETTERS), key=COUNT)
+        return [run_widgets(letter, base) for letter in LETTERS[:count]]
+
+
+def run_widgets(letter: str, base: Setup) -> Setup:
+    st.markdown(f"**run {letter}** (same data as A)")
+    st.session_state.setdefault(f"{letter}.model", base.model)
+    model = st.selectbox(f"model {letter}", list(MODELS), key=f"{letter}.model",
+                         format_func=lambda n: f"{n} ({MODELS[n].family})")
+    current = base.model_config if model == base.model else MODELS[model].Config()
+    model_config = widgets.config_widgets(MODELS[model].Config, current, f"{letter}.{model}.")
+    train = widgets.config_widgets(TrainConfig, base.train, f"{letter}.train.")
+    return Setup(base.data, model, model_config, train)
+
+
+def runs_for(setups: list[Setup], data: Dataset) -> list[Run]:
+    """One run per compared setup (kept while its setup is unchanged); runs no longer compared are closed."""
+    for letter in LETTERS[len(setups):]:
+        close_run(f"run.{letter}")
+    return [run_for(setup, data, slot=f"run.{letter}") for letter, setup in zip(LETTERS, setups)]
+
+
+def labels(runs: list[Run]) -> list[str]:
+    return [f"{letter}: {run.setup.model}" for letter, run in zip("A" + "".join(LETTERS), runs)]
+
+
+def show(runs: list[Run], names: list[str]) -> None:
+    """Controls for all runs, then the live panel: one chart of every curve, a column per run."""
+    controls([r.trainer for r in runs])
+    fast = any(r.trainer.active for r in runs)
+
+    @st.fragment(run_every=0.25 if fast else 2.0)
+    def panel() -> None:
+        for r in runs:
+            r.trainer.heartbeat()
+        snaps = [r.trainer.snapshot() for r in runs]
+        if fast and not any(r.trainer.active for r in runs):
+            st.rerun()  # all runs ended: full rerun to slow the timer and refresh the buttons
+        st.altair_chart(figures.loss_chart(merged_history(snaps, names)), key="compare.loss")
+        for i, (column, run, snap, name) in enumerate(zip(st.columns(len(runs)), runs, snaps, names)):
+            with column:
+                status_line(snap, name)
+                draw_run(snap, run.data, f"compare.{i}")
+
+    panel()
+
+
+def merged_history(snaps: list[Snapshot], names: list[str]) -> dict:
+    """Every run's curves in one dict, named 'run · curve'."""
+    return {f"{name} · {k}": v for snap, name in zip(snaps, names) for k, v in snap.history.items()}
+
+
+def draw_run(snap: Snapshot, data: Dataset, key: str) -> None:
+    """What every family shows: samples (over the data), and the model density where it is exact."""
+    v = snap.visuals
+    if "samples" not in v:
+        return
+    if data.is_image:
+        st.image(figures.image_grid(v["samples"][:40], data.shape, columns=8), caption="samples", clamp=True)
+        return
+    axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
+    st.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key=f"{key}.samples")
+    if "log_density" in v:
+        st.plotly_chart(figures.heatmap(np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density",
+                                        overlay=data.test), key=f"{key}.density")

@@ -1,0 +1,65 @@
+"""Training controls and the status line, for one run or several trained side by side.
+
+Each button drives every trainer of the page at once (a comparison starts together),
+and each has a keyboard shortcut for lecturing without the mouse.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from genmodels.train import Snapshot, Trainer
+
+SHORTCUTS = {"train": "T", "pause": "P", "step": "S", "stop": "X", "reset": "Home"}
+ENDED = ("diverged", "done", "closed")
+
+
+def controls(trainers: list[Trainer]) -> None:
+    statuses = {t.snapshot().status for t in trainers}
+
+    def each(method: str):
+        return lambda: [getattr(t, method)() for t in trainers]
+
+    resumable = statuses & {"paused", "stopped"}
+    cols = st.columns(5)
+    cols[0].button("Resume" if resumable else "Train", key="train", on_click=each("start"), type="primary",
+                   disabled=statuses <= set(ENDED), use_container_width=True, shortcut=SHORTCUTS["train"])
+    cols[1].button("Pause", key="pause", on_click=each("pause"), use_container_width=True,
+                   shortcut=SHORTCUTS["pause"])
+    cols[2].button("Step", key="step", on_click=each("step"), use_container_width=True, help="one optimiser round",
+                   shortcut=SHORTCUTS["step"])
+    cols[3].button("Stop", key="stop", on_click=each("stop"), use_container_width=True, shortcut=SHORTCUTS["stop"])
+    cols[4].button("Reset", key="reset", on_click=each("reset"), use_container_width=True,
+                   help="fresh weights, same seed", shortcut=SHORTCUTS["reset"])
+    phase_buttons(trainers)
+
+
+def phase_buttons(trainers: list[Trainer]) -> None:
+    """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
+    several = [t for t in trainers if t.model is not None and len(t.model.phases()) > 1]
+    phases = list(dict.fromkeys(p.name for t in several for p in t.model.phases()))
+    for col, phase in zip(st.columns(5), phases):
+        col.button(f"Step {phase}", key=f"step_{phase}", on_click=step_phase, args=(several, phase),
+                   use_container_width=True, help=f"one optimiser step of {phase} alone")
+
+
+def step_phase(trainers: list[Trainer], phase: str) -> None:
+    for t in trainers:
+        if t.model is not None and phase in {p.name for p in t.model.phases()}:
+            t.step(phase)
+
+
+def status_line(snap: Snapshot, label: str = "") -> None:
+    rate = f"{snap.steps_per_s:,.0f} steps/s" if snap.steps_per_s else "—"
+    prefix = f"{label} · " if label else ""
+    st.markdown(f"{prefix}**step {snap.step}** · {rate} · {snap.status} · device `{snap.device}`")
+    if snap.status == "diverged":
+        st.error(snap.message)
+    elif snap.status == "queued":
+        st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
+    elif snap.status == "closed":
+        st.warning(f"{snap.message}. Press Reset to start again.")
+    elif snap.status == "paused" and snap.message:
+        st.info(f"{snap.message}; press Resume to go on")
+    elif snap.status == "done" and snap.message:
+        st.success(snap.message)

@@ -1,0 +1,192 @@
+"""GAN views: samples over the critic, generator-gradient arrows, D* beside D, manifold, mode meter,
+a timeline slider over past samples, divergence curves; for images a fixed-z sample grid.
+
+Everything drawn comes from `snap.visuals` (the model) or from `genmodels.theory`
+(the known data density), computed at most once per new visuals step or timeline entry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from genmodels.data import Dataset
+from genmodels.models import MODELS
+from genmodels.setup import Setup
+from genmodels.theory import gan_overlay, sample_quality
+from genmodels.train import Snapshot
+
+from .. import figures
+
+ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
+CURVE_CACHE = 512  # timeline rows kept in the session
+IMAGE_WIDTH = 320  # pixels
+
+
+def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
+    v = snap.visuals
+    st.caption(last_move(snap))
+    if data.is_image:
+        draw_images(v, data)
+    elif "samples" in v:
+        draw_points(v, data, setup)
+
+
+def last_move(snap: Snapshot) -> str:
+    """Which network moved at the latest step (Step D / Step G show one phase at a time)."""
+    last = {phase: h[-1, 0] for phase in ("D", "G") if (h := snap.history.get(f"{phase}_loss")) is not None and len(h)}
+    moved = [p for p, step in last.items() if step == snap.step]
+    if moved == ["D"]:
+        return "last step: **D** only. The critic changed; the samples did not."
+    if moved == ["G"]:
+        return "last step: **G** only. The samples moved under a fixed critic."
+    return "each round: the critic takes n_critic steps (D), then the generator one (G)."
+
+
+# -- 2D -----------------------------------------------------------------------------------------------
+def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
+    """Two columns of panels: critic with arrows, D* (known density), manifold, timeline; then the curves."""
+    model, config = MODELS[setup.model], setup.model_config
+    zrange = model.critic_range(config)
+    overlay, now = per_visuals(v, data)
+    optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
+    curves = timeline_rows(v, data)
+    panels = [lambda: st.plotly_chart(critic_figure(v, data, model.critic_label, zrange), key="gan_critic")]
+    if optimal is not None:
+        title = f"optimal {model.critic_label} from p and a KDE of G · JS ≈ {float(overlay['js_estimate']):.3f}"
+        panels.append(lambda: st.plotly_chart(heatmap_with_samples(optimal, v, data, title, zrange), key="gan_dstar"))
+    panels += [lambda: st.plotly_chart(manifold_figure(v), key="gan_manifold"), lambda: draw_timeline(v, data, curves)]
+    columns = st.columns(2)
+    for i, panel in enumerate(panels):
+        with columns[i % 2]:
+            panel()
+    mode_meter(now)
+    st.altair_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
+
+
+def critic_figure(v, data, label: str, zrange) -> go.Figure:
+    grad = np.linalg.norm(v["arrows_v"], axis=1)
+    title = f"{label} with samples; arrows: -∇ of the G loss (max ‖∇‖ {grad.max():.2g})"
+    fig = heatmap_with_samples(v["critic"], v, data, title, zrange)
+    fig.add_trace(arrows(v["arrows_x"], v["arrows_v"], v["grid_x"]))
+    return fig
+
+
+def heatmap_with_samples(values, v, data, title: str, zrange) -> go.Figure:
+    zmin, zmax = zrange or (None, None)
+    fig = figures.heatmap(values, v["grid_x"], v["grid_y"], title, overlay=data.test, zmin=zmin, zmax=zmax)
+    fig.add_trace(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=3))
+    return fig
+
+
+def arrows(x: np.ndarray, g: np.ndarray, gx: np.ndarray) -> go.Scatter:
+    """Segments from each fake point along -∇ℓ_G, scaled together so relative lengths stay true."""
+    norm = np.linalg.norm(g, axis=1).max()
+    tip = x + g * (ARROW_FRACTION * (gx[-1] - gx[0]) / norm if norm > 0 else 0.0)
+    xs = np.stack([x[:, 0], tip[:, 0], np.full(len(x), np.nan)], 1).ravel()
+    ys = np.stack([x[:, 1], tip[:, 1], np.full(len(x), np.nan)], 1).ravel()
+    return go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="black", width=1.5), name="-∇ G loss")
+
+
+def manifold_figure(v) -> go.Figure:
+    """The image under G of straight lines in z: where the latent plane is stretched, folded or torn."""
+    fig = go.Figure([go.Scattergl(x=line[:, 0], y=line[:, 1], mode="lines", line=dict(width=1, color=colour))
+                     for line, colour in zip(v["manifold"], manifold_colours(len(v["manifold"])))])
+    fig.add_trace(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=2))
+    fig.update_xaxes(range=[v["grid_x"][0], v["grid_x"][-1]])
+    fig.update_yaxes(range=[v["grid_y"][0], v["grid_y"][-1]])
+    return figures.layout(fig, "generator manifold: images of z-grid lines")
+
+
+def manifold_colours(n: int) -> list[str]:
+    """Lines of constant z_2 in one colour family, lines of constant z_1 in the other."""
+    half = max(n // 2, 1)
+    return ["#1f77b4" if i < half or n == 1 else "#ff7f0e" for i in range(n)]
+
+
+def mode_meter(now: dict[str, float]) -> None:
+    """The current 2,500 fixed-z samples: modes covered, high-quality share, histogram divergences."""
+    cols = st.columns(4)
+    if "modes" in now:
+        cols[0].metric("modes covered (≥1 sample within 3σ)", f"{now['modes']:.0f}/{now['total']:.0f}")
+        cols[1].metric("high-quality samples", f"{100 * now['high_quality']:.0f}%")
+    cols[2].metric("KL(data ‖ G)", f"{now['kl']:.2f}", help="large when modes are missing")
+    cols[3].metric("KL(G ‖ data)", f"{now['reverse_kl']:.2f}", help="large for samples off the data")
+
+
+def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Curves in [0, 1] as chart series against the generator step: JS, mode fraction, high quality."""
+    series = {"JS(data, G) on a 48x48 histogram": curves["js"]}
+    if "modes" in curves:
+        series["modes covered / total"] = curves["modes"] / curves["total"]
+        series["high-quality fraction"] = curves["high_quality"]
+    return {k: np.stack([curves["step"], s], 1) for k, s in series.items()}
+
+
+def draw_timeline(v, data, curves) -> None:
+    steps = [int(s) for s in v["timeline_step"]]
+    k = timeline_index(steps)
+    x = v["timeline"][k]
+    title = f"samples at G step {steps[k]}"
+    if "modes" in curves:
+        title += f" · {int(curves['modes'][k])}/{int(curves['total'][k])} modes"
+    fig = figures.samples_vs_data(x, data.test, title)
+    fig.update_xaxes(range=[v["grid_x"][0], v["grid_x"][-1]])
+    fig.update_yaxes(range=[v["grid_y"][0], v["grid_y"][-1]])
+    st.plotly_chart(fig, key="gan_timeline_plot")
+
+
+def timeline_index(steps: list[int]) -> int:
+    """A slider over the recorded entries: 0 is the newest, -k is k entries back."""
+    if len(steps) == 1:
+        return 0
+    key = "gan_timeline"
+    st.session_state[key] = max(st.session_state.get(key, 0), 1 - len(steps))  # entries may have been thinned
+    back = st.slider("timeline: entries back from the newest (at most 64 kept)", 1 - len(steps), 0, key=key)
+    return len(steps) - 1 + back
+
+
+# -- cached theory (known density) --------------------------------------------------------------------
+def per_visuals(v: dict[str, np.ndarray], data: Dataset) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(D* and the JS estimate, sample_quality of the current samples), recomputed only for new visuals."""
+    cached = st.session_state.get("gan_per_visuals")
+    if cached is not None and cached[0] is v:
+        return cached[1]
+    result = gan_overlay(v, data), sample_quality(v["samples"], data)
+    st.session_state.gan_per_visuals = (v, result)
+    return result
+
+
+def timeline_rows(v: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
+    """sample_quality of each timeline entry, cached by (dataset, step, first sample)."""
+    cache: dict = st.session_state.setdefault("gan_curve_rows", {})
+    if len(cache) > CURVE_CACHE:
+        cache.clear()
+    rows = []
+    for step, x in zip(v["timeline_step"], v["timeline"]):
+        key = (data.name, int(step), x[0].tobytes())
+        if key not in cache:
+            cache[key] = sample_quality(x, data)
+        rows.append(cache[key])
+    return {"step": v["timeline_step"], **{k: np.array([r[k] for r in rows]) for k in rows[0]}}
+
+
+# -- images -------------------------------------------------------------------------------------------
+def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
+    if "images" not in v:
+        return
+    left, right = st.columns(2)
+    left.image(enlarged(figures.image_grid(v["images"], data.shape, columns=8)), caption="G(z) for 64 fixed z",
+               clamp=True, width=IMAGE_WIDTH)
+    steps = [int(s) for s in v["timeline_step"]]
+    with right:
+        k = timeline_index(steps)
+        st.image(enlarged(figures.image_grid(v["timeline"][k], data.shape, columns=8)),
+                 caption=f"16 fixed z at G step {steps[k]}", clamp=True, width=IMAGE_WIDTH)
+
+
+def enlarged(picture: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """Nearest-neighbour upscaling, so 8x8 digits stay crisp instead of a 64-pixel thumbnail."""
+    f = max(1, width // picture.shape[1])
+    return np.repeat(np.repeat(picture, f, 0), f, 1)

@@ -1,0 +1,82 @@
+"""The benchmark's plumbing on a tiny budget: well-formed records, report and CLI. No timing is asserted."""
+
+import json
+import math
+
+import pytest
+
+from genmodels import bench, cli, peers
+from genmodels.models import MODELS
+
+TINY = bench.Budget(seconds=0.05, warm_up=0.02, repeats=1, fit_seconds=0.01, eval_every=2,
+                    fit_data=("8gaussians",), speed_data=("moons",), all_models=False)
+KEYS = {"model", "data", "batch", "threads", "steps_per_s", "ui_ratio", "time_to_target_s", "test_nll",
+        "entropy", "peak_rss_mb", "library"}
+
+
+@pytest.fixture(scope="module")
+def records():
+    return bench.run_benchmarks(TINY, log=lambda line: None)
+
+
+def test_records_have_the_promised_keys_and_types(records):
+    assert records and all(KEYS <= set(r) for r in records)
+    json.dumps(records)  # serialisable as written by --json
+    for r in records:
+        assert r["steps_per_s"] >= 0 and r["peak_rss_mb"] > 0 and r["threads"] >= 1
+        assert r["library"] in ("genmodels", *peers.BUILDERS)
+
+
+def test_one_speed_record_per_contender_and_thread_count(records):
+    speed = [r for r in records if r["kind"] == "speed"]
+    contenders = bench.contenders(all_models=False)
+    assert len(speed) == len(contenders) * len({1, bench.os.cpu_count() or 1})
+    assert {r["model"] for r in speed if r["library"] == "genmodels"} == set(bench.representatives())
+    assert all(r["batch"] == bench.SPEED_DATA["moons"] for r in speed)
+    for r in speed:  # only our models open the page, so only they have a UI ratio
+        assert (r["ui_ratio"] is not None) == (r["library"] == "genmodels")
+
+
+def test_fits_report_held_out_nll_and_entropy_for_exact_likelihood_models(records):
+    fits = [r for r in records if r["kind"] == "fit"]
+    assert {(r["library"], r["model"]) for r in fits} >= {("genmodels", "realnvp")}
+    for r in fits:
+        assert r["data"] == "8gaussians" and r["target_nll"] == bench.TARGET_NLL["8gaussians"]
+        assert math.isfinite(r["test_nll"]) and r["entropy"] == pytest.approx(2.832, abs=0.01)
+        assert r["time_to_target_s"] is None or r["time_to_target_s"] > 0
+
+
+def test_peers_train_once_with_their_default_adam_and_once_with_ours(records):
+    for library in peers.available():
+        optimizers = {r["optimizer"] for r in records if r["library"] == library and r["kind"] == "speed"}
+        assert optimizers == {"Adam", "Adam (fused)"}
+        assert {r["optimizer"] for r in records if r["library"] == library and r["kind"] == "fit"} == {"Adam"}
+
+
+def test_markdown_has_a_row_per_record_and_the_peer_ratios(records):
+    text = bench.markdown(records, TINY, bench.machine())
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| library")]
+    assert len(rows) == len(records)
+    assert "torch:" in text and "cpu:" in text
+    assert ("## Our RealNVP against the peers" in text) == bool(peers.available())
+
+
+def test_missing_peers_are_skipped_with_a_note(monkeypatch):
+    monkeypatch.setattr(peers, "available", lambda: {})
+    lines = []
+    empty = bench.Budget(speed_data=(), fit_data=())
+    assert bench.run_benchmarks(empty, log=lines.append) == []
+    assert sum("not installed" in line for line in lines) == len(peers.BUILDERS)
+    assert all(c.library == "genmodels" for c in bench.contenders(all_models=True))
+    assert [c.model for c in bench.contenders(all_models=True)] == list(MODELS)
+
+
+def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "QUICK", bench.Budget(speed_data=(), fit_data=("8gaussians",), fit_seconds=0.01,
+                                                     eval_every=2, all_models=False))
+    monkeypatch.setattr(peers, "available", lambda: {})
+    out, md = tmp_path / "b.json", tmp_path / "B.md"
+    assert cli.main(["bench", "--quick", "--json", str(out), "--markdown", str(md)]) == 0
+    assert json.loads(out.read_text())[0]["library"] == "genmodels"
+    assert md.read_text().startswith("# Benchmarks")
+    assert "wrote" in capsys.readouterr().out

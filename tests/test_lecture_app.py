@@ -1,0 +1,138 @@
+"""Lecture use of the app (AppTest): presets set the sidebar and the URL, lecture mode, compare, replay."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+
+from genmodels.presets import load_presets
+
+APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
+SLOTS = ("run", "run.B", "run.C")
+PRESETS = load_presets()[0]
+
+
+def new_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
+
+
+@pytest.fixture
+def apps():
+    made: list[AppTest] = []
+    yield lambda **query: made.append(new_app(**query)) or made[-1]
+    for at in made:
+        for slot in SLOTS:
+            if slot in at.session_state:
+                at.session_state[slot].trainer.close()
+
+
+def query(at: AppTest) -> dict[str, str]:
+    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def statuses(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "**step " in m.value]
+
+
+def steps(at: AppTest) -> list[int]:
+    return [int(s.split("**step ")[1].split("**")[0]) for s in statuses(at)]
+
+
+def wait_until(at: AppTest, predicate, timeout=90.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        at.run()
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the page says {statuses(at)}")
+
+
+def test_choosing_a_preset_sets_the_sidebar_the_compared_run_and_the_url(apps):
+    at = apps()
+    at.run()
+    at.selectbox(key="preset").set_value("realnvp-depth").run()
+    assert not at.exception
+    assert query(at) == {"preset": "realnvp-depth"}
+    assert at.selectbox(key="dataset").value == "moons"
+    assert at.number_input(key="realnvp.layers").value == 1 and at.number_input(key="realnvp.hidden").value == 64
+    assert at.number_input(key="train.steps").value == 1500
+    assert at.toggle(key="compare.on").value and at.number_input(key="B.realnvp.layers").value == 8
+    assert at.subheader[0].value == PRESETS["realnvp-depth"].title and len(at.get("latex")) == 1
+    assert [s.split(" · ")[0] for s in statuses(at)] == ["1 coupling layer", "8 coupling layers"]
+
+    at.selectbox(key="preset").set_value("realnvp-coupling").run()
+    assert query(at) == {"preset": "realnvp-coupling"} and not at.toggle(key="compare.on").value
+    assert at.number_input(key="realnvp.layers").value == 8 and len(statuses(at)) == 1
+
+    at.number_input(key="realnvp.layers").set_value(4).run()  # edited: the URL spells the setup out
+    assert query(at) == {"data": "moons", "model": "realnvp", "layers": "4", "hidden": "64", "steps": "1500",
+                         "lr": "0.002"}
+    assert "changed from the preset" in at.caption[0].value
+    at.button(key="preset.restore").click().run()
+    assert query(at) == {"preset": "realnvp-coupling"} and at.number_input(key="realnvp.layers").value == 8
+
+
+def test_lecture_url_opens_the_preset_with_its_bar_and_shortcut_buttons(apps):
+    names = list(PRESETS)
+    at = apps(preset="realnvp-depth", lecture="1")
+    at.run()
+    assert not at.exception
+    assert query(at) == {"preset": "realnvp-depth", "lecture": "1"}
+    assert any("readable from the back of a hall" in m.value for m in at.markdown)  # lecture.css
+    assert at.number_input(key="B.realnvp.layers").value == 8
+    assert at.button(key="train").proto.shortcut.lower() == "t"
+    at.button(key="preset.next").click().run()
+    expected = names[(names.index("realnvp-depth") + 1) % len(names)]
+    assert at.selectbox(key="preset").value == expected and query(at) == {"preset": expected, "lecture": "1"}
+
+
+def test_compared_runs_round_trip_through_the_share_url(apps):
+    at = apps()
+    at.run()
+    at.toggle(key="compare.on").set_value(True).run()
+    at.select_slider(key="B.train.lr").set_value(0.01).run()
+    at.number_input(key="B.realnvp.layers").set_value(2).run()
+    q = query(at)
+    assert q == {"data": "moons", "model": "realnvp", "B.model": "realnvp", "B.layers": "2", "B.lr": "0.01"}
+    fresh = apps(**q)
+    fresh.run()
+    assert fresh.toggle(key="compare.on").value and fresh.number_input(key="B.realnvp.layers").value == 2
+    assert query(fresh) == q and not fresh.warning
+
+
+def test_compare_trains_both_runs_at_once_with_one_chart(apps):
+    at = apps(preset="realnvp-depth")
+    at.run()
+    at.button(key="train").click().run()
+    wait_until(at, lambda: min(steps(at)) > 3)
+    assert all(at.session_state[slot].trainer.active for slot in SLOTS[:2])
+    assert {"1 coupling layer · loss", "8 coupling layers · loss"} <= chart_series(at)  # one chart, both runs
+    at.button(key="pause").click().run()
+    wait_until(at, lambda: all("paused" in s for s in statuses(at)))
+
+
+def chart_series(at: AppTest) -> set[str]:
+    (chart,) = at.get("vega_lite_chart")
+    return set(convert_arrow_bytes_to_pandas_df(chart.proto.datasets[0].data.data)["series"])
+
+
+def test_replay_slider_redraws_an_earlier_step_once_paused(apps):
+    at = apps(layers="2", hidden="16")
+    at.run()
+    at.button(key="train").click().run()
+    wait_until(at, lambda: steps(at)[0] > 20 and len(at.session_state["run"].trainer.snapshot().timeline) > 2)
+    at.button(key="pause").click().run()
+    wait_until(at, lambda: "paused" in statuses(at)[0])
+    slider = next(s for s in at.select_slider if s.key.startswith("replay."))
+    first = slider.options[0]
+    slider.set_value(first).run()
+    assert not at.exception
+    assert at.get("plotly_chart")  # the flow view drew the picked frame
