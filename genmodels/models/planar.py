@@ -11,6 +11,7 @@ z = x - û h(a + b).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -20,14 +21,17 @@ from torch import nn
 from .flow import Flow, FlowConfig, Transform
 from .roots import solve_increasing
 
+SOFTPLUS_INVERSE_OF_ONE = math.log(math.e - 1)  # wᵀu at which m(wᵀu) = 0
+
 
 class Planar(Transform):
     """One planar layer; forward is the closed form, inverse the 1D root along w."""
 
     def __init__(self, dim: int):
         super().__init__()
-        self.w = nn.Parameter(torch.randn(dim))
-        self.u = nn.Parameter(0.1 * torch.randn(dim))
+        w = torch.randn(dim)
+        self.w = nn.Parameter(w)
+        self.u = nn.Parameter(SOFTPLUS_INVERSE_OF_ONE * w / (w @ w) + 0.1 * torch.randn(dim))  # û ≈ 0: near identity
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> torch.Tensor:

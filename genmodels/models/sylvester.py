@@ -41,7 +41,7 @@ class Sylvester(Transform):
         self.v = nn.Parameter(torch.randn(reflections, dim))
         self.r_raw = nn.Parameter(0.1 * torch.randn(dim, dim))
         self.r_tilde_raw = nn.Parameter(0.1 * torch.randn(dim, dim))
-        self.r_diag = nn.Parameter(torch.randn(dim))
+        self.r_diag = nn.Parameter(torch.zeros(dim))  # R_ii = 0: near the identity, yet ∂/∂R_ii ∝ R̃_ii ≠ 0
         self.r_tilde_diag = nn.Parameter(torch.randn(dim))
         self.b = nn.Parameter(torch.zeros(dim))
 
