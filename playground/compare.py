@@ -2,7 +2,8 @@
 
 The sidebar's "compare" section picks each extra run's model and settings (widget
 keys "B.model", "B.<model>.<field>", "B.train.<field>"); the page then shows one
-set of controls for all runs, their curves on one chart, and a column per run.
+set of controls for all runs, their curves on one chart, a column per run (samples,
+and the density where exact), and below them every figure of one chosen run.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from genmodels.models import MODELS
 from genmodels.setup import Setup
 from genmodels.train import Snapshot
 
-from . import figures, widgets
+from . import figures, history, widgets
 from .controls import controls, status_line
 from .session import Run, close_run, run_for
+from .views import VIEWS
 
 LETTERS = ("B", "C")
 ON, COUNT = "compare.on", "compare.count"
@@ -82,6 +84,11 @@ def show(runs: list[Run], names: list[str]) -> None:
             with column:
                 status_line(snap, name)
                 draw_run(snap, run.data, f"compare.{i}")
+        # A family's own figures, for one run at a time (two views at once would share widget keys).
+        i = st.radio("all figures of", range(len(runs)), format_func=names.__getitem__, horizontal=True,
+                     key="compare.detail")
+        run = runs[i]
+        VIEWS[MODELS[run.setup.model].family](history.replay(snaps[i], run.trainer.active), run.data, run.setup)
 
     panel()
 
@@ -97,7 +104,8 @@ def draw_run(snap: Snapshot, data: Dataset, key: str) -> None:
     if "samples" not in v:
         return
     if data.is_image:
-        st.image(figures.image_grid(v["samples"][:40], data.shape, columns=8), caption="samples", clamp=True)
+        st.image(figures.enlarged(figures.image_grid(v["samples"][:40], data.shape, columns=8)), caption="samples",
+                 clamp=True, width=figures.IMAGE_WIDTH)
         return
     axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
     st.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key=f"{key}.samples")

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 HEIGHT = 360
+IMAGE_WIDTH = 320  # pixels of an enlarged image grid
 DATA_COLOUR, MODEL_COLOUR = "#1f77b4", "#d62728"
 
 
@@ -79,3 +80,9 @@ def coloured_points(points: np.ndarray, colour: np.ndarray, title: str) -> go.Fi
     fig = go.Figure(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers",
                                  marker=dict(size=3, color=colour, colorscale="HSV", opacity=0.8)))
     return layout(fig, title)
+
+
+def enlarged(picture: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """Nearest-neighbour upscaling, so 8x8 digits stay crisp instead of a 64-pixel thumbnail."""
+    f = max(1, width // picture.shape[1])
+    return np.repeat(np.repeat(picture, f, 0), f, 1)

@@ -117,6 +117,8 @@ def test_compare_trains_both_runs_at_once_with_one_chart(apps):
     assert {"1 coupling layer · loss", "8 coupling layers · loss"} <= chart_series(at)  # one chart, both runs
     at.button(key="pause").click().run()
     wait_until(at, lambda: all("paused" in s for s in statuses(at)))
+    at.radio(key="compare.detail").set_value(1).run()  # run B's own family figures, below the columns
+    assert not at.exception and at.slider(key="stage_k").max == 8  # run B's flow has 8 layers, A's 1
 
 
 def chart_series(at: AppTest) -> set[str]:

@@ -21,7 +21,6 @@ from .. import figures
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session
-IMAGE_WIDTH = 320  # pixels
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -177,16 +176,10 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
     if "images" not in v:
         return
     left, right = st.columns(2)
-    left.image(enlarged(figures.image_grid(v["images"], data.shape, columns=8)), caption="G(z) for 64 fixed z",
-               clamp=True, width=IMAGE_WIDTH)
+    left.image(figures.enlarged(figures.image_grid(v["images"], data.shape, columns=8)), caption="G(z) for 64 fixed z",
+               clamp=True, width=figures.IMAGE_WIDTH)
     steps = [int(s) for s in v["timeline_step"]]
     with right:
         k = timeline_index(steps)
-        st.image(enlarged(figures.image_grid(v["timeline"][k], data.shape, columns=8)),
-                 caption=f"16 fixed z at G step {steps[k]}", clamp=True, width=IMAGE_WIDTH)
-
-
-def enlarged(picture: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
-    """Nearest-neighbour upscaling, so 8x8 digits stay crisp instead of a 64-pixel thumbnail."""
-    f = max(1, width // picture.shape[1])
-    return np.repeat(np.repeat(picture, f, 0), f, 1)
+        st.image(figures.enlarged(figures.image_grid(v["timeline"][k], data.shape, columns=8)),
+                 caption=f"16 fixed z at G step {steps[k]}", clamp=True, width=figures.IMAGE_WIDTH)
