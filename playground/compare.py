@@ -19,7 +19,7 @@ from genmodels.train import Snapshot
 
 from . import figures, history, widgets
 from .controls import controls, status_line
-from .session import Run, close_run, run_for
+from .session import LIMITS, Run, close_run, run_for
 from .views import VIEWS
 
 LETTERS = ("B", "C")
@@ -72,7 +72,7 @@ def show(runs: list[Run], names: list[str]) -> None:
     controls([r.trainer for r in runs])
     fast = any(r.trainer.active for r in runs)
 
-    @st.fragment(run_every=0.25 if fast else 2.0)
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
     def panel() -> None:
         for r in runs:
             r.trainer.heartbeat()
