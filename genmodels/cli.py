@@ -41,10 +41,12 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
 def train_setup(setup, device: str, out: str | None = None) -> dict:
     """Train one setup to its step budget (or a stop condition); its final metrics."""
     from .checkpoint import save
+    from .device import use_training_threads
     from .limits import Limits
     from .metrics import evaluate
     from .train import Trainer
 
+    use_training_threads()
     data = setup.load_data()
     Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
     trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=device, visual_interval=None)

@@ -15,6 +15,19 @@ import torch
 from torch import nn
 
 
+def adam(params, lr: float, **options) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) with torch's fused kernel where the device has one, else the default.
+
+    The fused kernel updates every parameter in one call; the default per-tensor loop runs
+    about ten small ops per parameter tensor, a fifth of a small flow's step on a CPU.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True, **options)
+    except RuntimeError:  # no fused kernel for this device or dtype
+        return torch.optim.Adam(params, lr=lr, **options)
+
+
 @dataclass(frozen=True)
 class Phase:
     """One optimiser's turn in a training round, e.g. the critic's n_critic steps of a GAN."""
@@ -43,7 +56,7 @@ class GenerativeModel(nn.Module):
 
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         """One optimiser per phase name."""
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+        return {"model": adam(self.parameters(), lr)}
 
     def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
         """Scalars to log; the trainer minimises the entry 'loss'."""

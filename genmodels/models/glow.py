@@ -67,14 +67,18 @@ class Prefix(Transform):
 
 
 def coupling_net(shape: tuple[int, ...], hidden: int, depth: int) -> nn.Module:
-    """(N, C·H·W) → (N, 2·C·H·W): an MLP for vectors; for images 3x3 conv, depth−1 1x1 convs, 3x3 conv."""
+    """The first C//2 channels x_a → s, t for the other C - C//2, flat rows in and out.
+
+    An MLP for vectors; for images 3x3 conv, depth−1 1x1 convs, 3x3 conv.
+    """
+    c, h, w = channel_shape(shape)
+    c_a, c_b = c // 2, c - c // 2
     if len(shape) == 1:
-        return mlp(shape[0], 2 * shape[0], hidden, depth)
-    c = shape[0]
-    layers: list[nn.Module] = [nn.Unflatten(1, shape), nn.Conv2d(c, hidden, 3, padding=1), nn.ReLU()]
+        return mlp(c_a, 2 * c_b, hidden, depth)
+    layers: list[nn.Module] = [nn.Unflatten(1, (c_a, h, w)), nn.Conv2d(c_a, hidden, 3, padding=1), nn.ReLU()]
     for _ in range(depth - 1):
         layers += [nn.Conv2d(hidden, hidden, 1), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Conv2d(hidden, 2 * c, 3, padding=1), nn.Flatten())
+    return nn.Sequential(*layers, nn.Conv2d(hidden, 2 * c_b, 3, padding=1), nn.Flatten())
 
 
 def glow_step(shape: tuple[int, ...], hidden: int, depth: int) -> list[Transform]:
