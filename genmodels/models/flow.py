@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..energy import Target, box_axes, mesh
+from ..energy import box_axes, mesh, target
 from ..errors import UserError
 from .base import GenerativeModel
 
@@ -96,7 +96,7 @@ class FlowConfig:
         "choices": OBJECTIVES,
         "help": "ml: maximum likelihood on the data; reverse_kl: fit exp(-U) of the target (the data are unused)"})
     target: str = field(default="U1", metadata={
-        "check": Target,
+        "check": target,
         "help": "reverse KL target: U1, U2, U3, U4 or an energy in x1, x2 such as (x1**2 + 4*x2**2)/2"})
     layers: int = 8
 
@@ -118,7 +118,7 @@ class Flow(GenerativeModel):
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
-        self.target = Target(config.target) if config.objective == "reverse_kl" else None
+        self.target = target(config.target) if config.objective == "reverse_kl" else None
         if self.target is not None and dim != 2:
             raise UserError(f"reverse KL targets are 2D energies, but the data set has {dim} dimensions; "
                             "pick a 2D data set (its points are not used) or the objective ml")
