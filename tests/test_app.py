@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from app_helpers import query, wait_until
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
@@ -24,20 +25,6 @@ def step_text(at: AppTest) -> str:
 
 def step_of(at: AppTest) -> int:
     return int(step_text(at).split()[1].rstrip("*"))
-
-
-def query(at: AppTest) -> dict[str, str]:
-    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
-
-
-def wait_until(at: AppTest, predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        at.run()
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; page says {step_text(at)!r}")
 
 
 def test_default_page_is_moons_realnvp_with_plots(app):

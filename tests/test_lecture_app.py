@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
+from app_helpers import query, statuses, wait_until
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
@@ -33,26 +33,8 @@ def apps():
                 at.session_state[slot].trainer.close()
 
 
-def query(at: AppTest) -> dict[str, str]:
-    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
-
-
-def statuses(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if "**step " in m.value]
-
-
 def steps(at: AppTest) -> list[int]:
     return [int(s.split("**step ")[1].split("**")[0]) for s in statuses(at)]
-
-
-def wait_until(at: AppTest, predicate, timeout=90.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        at.run()
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; the page says {statuses(at)}")
 
 
 def test_choosing_a_preset_sets_the_sidebar_the_compared_run_and_the_url(apps):

@@ -1,0 +1,27 @@
+"""Helpers shared by the AppTest suites: read the status lines and the URL, and poll until a condition holds."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+
+def statuses(at: AppTest) -> list[str]:
+    """Every run's status line (`**step N** · ...`), first run first."""
+    return [m.value for m in at.markdown if "**step " in m.value]
+
+
+def query(at: AppTest) -> dict[str, str]:
+    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def wait_until(at: AppTest, predicate, timeout: float = 90.0) -> None:
+    """Rerun the script until `predicate()` holds: training runs in a thread beside the test."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        at.run()
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the page says {statuses(at)}")
