@@ -288,6 +288,18 @@ def test_conv_vae_on_28x28_images(likelihood):
     assert v["latent_points"].shape == (6, 2)  # a PCA plane of the 5-d latent
 
 
+def test_latent_grid_spans_the_prior_even_when_the_codes_collapse():
+    model = vae(latent=2)
+    with torch.no_grad():
+        model.encoder[-1].weight.zero_()
+        model.encoder[-1].bias.zero_()  # every x encoded to N(0, I): all means at the origin
+    model.set_probe(torch.randn(50, 2))
+    v = model.visuals(None)
+    assert np.all(v["latent_points"] == 0)
+    for axis in (v["latent_grid_u"], v["latent_grid_v"]):
+        assert axis[0] < -2 and axis[-1] > 2  # the prior's 1% and 99% quantiles are ±2.33
+
+
 def test_trainer_publishes_the_vae_views_and_variance_history():
     data = load_dataset("moons", 0)
     config = build_config(VAEConfig, {"hidden": 16, "variance_every": 3})

@@ -294,10 +294,11 @@ class VAE(GenerativeModel):
         else:
             out["samples"] = self.sample(1000).cpu().numpy()
         points = self.probe if len(self.probe) else None
-        mu, cov = self.posterior_moments(points) if points is not None else (self.prior_sample(1000), None)
+        z_prior = self.prior_sample(1000)
+        mu, cov = self.posterior_moments(points) if points is not None else (z_prior, None)
         centre, basis = self.latent_plane(mu)
         coords = (mu - centre) @ basis
-        out.update(self.latent_grid(coords, centre, basis))
+        out.update(self.latent_grid(torch.cat([coords, (z_prior - centre) @ basis]), centre, basis))
         if points is not None:
             out.update(self.probe_views(points, mu, cov, coords, basis))
         if self.variance_history:
@@ -305,7 +306,8 @@ class VAE(GenerativeModel):
         return out
 
     def latent_grid(self, coords: torch.Tensor, centre: torch.Tensor, basis: torch.Tensor) -> dict[str, np.ndarray]:
-        """Decoded means of a G x G grid on the latent plane, spanning the points' coordinates."""
+        """Decoded means of a G x G grid on the latent plane, spanning the coordinates of the given points
+        (the test codes and prior draws: a collapsed latent axis still shows what the decoder does)."""
         g = LATENT_GRID["image" if self.is_image else "vector"]
         lo, hi = coords.quantile(0.01, dim=0), coords.quantile(0.99, dim=0)
         pad = 0.1 * (hi - lo) + 0.1
