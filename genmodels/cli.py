@@ -53,6 +53,8 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
     steps_per_s = snap.step / (time.perf_counter() - start)
+    if trainer.compile_error:
+        print(f"note: {trainer.compile_error}", file=sys.stderr)
     if snap.status == "diverged":
         raise UserError(snap.message)
     if out:
