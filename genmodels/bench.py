@@ -192,7 +192,7 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
     torch.set_num_threads(threads)
     runs = []
     for c in group:
-        ui = c.library == "genmodels" and threads == 1  # the app trains with one thread
+        ui = c.library == "genmodels" and (device.type != "cpu" or threads == 1)  # the app trains with one thread
         with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
             trainer, compile_s = make_trainer(c, data, batch, device)
             timed_rate(trainer, budget.warm_up, UI_INTERVAL if ui else None)
@@ -262,12 +262,13 @@ def optimizer_label(trainer: Trainer) -> str:
 
 
 # -- the whole run ----------------------------------------------------------------------------
-def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print) -> list[dict]:
-    """Every measurement of the budget, on the CPU and on the best other device if there is one."""
+def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print,
+                   devices: list[torch.device] | None = None) -> list[dict]:
+    """Every measurement of the budget on each device: by default the CPU, and the best other device if any."""
     group = contenders(budget.all_models, budget.peer_fused_adam)
     for name in missing_peers():
         log(f"note: {name} is not installed (pip install -r requirements-dev.txt); skipping its RealNVP")
-    devices = [torch.device("cpu")] + [d for d in [pick_device()] if d.type != "cpu"]
+    devices = devices or [torch.device("cpu")] + [d for d in [pick_device()] if d.type != "cpu"]
     all_threads = os.cpu_count() or 1
     saved_threads, records = torch.get_num_threads(), []
     try:

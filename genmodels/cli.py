@@ -95,9 +95,11 @@ def run_with_progress(trainer, steps: int):
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
     from .bench import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
+    from .device import pick_device
 
     budget = QUICK if args.quick else FULL
-    records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr))
+    devices = None if args.device is None else [pick_device(args.device)]
+    records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr), devices=devices)
     with open(args.markdown, "w") as f:
         f.write(markdown(records, budget, machine()))
     if args.json:
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="one model per family, short runs (under 3 minutes)")
     bench.add_argument("--json", help="also write the records as a JSON list to this file")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="the markdown report (default BENCHMARKS.md)")
+    bench.add_argument("--device", help="measure on this device only (default: the CPU, and the GPU if there is one)")
     bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
     preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",

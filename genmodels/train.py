@@ -30,6 +30,7 @@ from .stopping import conditions
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
+HANDOFF_SECONDS = 0.001  # the worker's pause between chunks, in which a waiting control takes the lock
 GRID_SIZE = 64
 VISUALS_SHARE = 0.15  # of the worker's time at most, so an open page costs training less than 20%
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
@@ -425,6 +426,9 @@ class Trainer:
                     continue
                 if not self._needs_compiling():
                     self._run_chunk()
+                    # Locks are not fair: re-taking ours at once could starve a waiting control (a pause
+                    # once waited 12 s behind a fast model, and for ever on a GPU). Waiting lets it in.
+                    self._cond.wait(timeout=HANDOFF_SECONDS)
                     continue
                 compile_now = self._compile_job()
                 self._status, self._message = "running", COMPILING

@@ -98,6 +98,28 @@ def test_background_start_pause_step_stop_reset():
     t.close()
 
 
+def test_a_control_is_served_within_a_few_chunks_while_a_fast_model_trains(monkeypatch):
+    """Locks are not fair: a worker that re-took its lock at once after each chunk kept a pause waiting
+    for about 120 chunks here (12 s), and for ever on a GPU. Between chunks it must let a waiting control in."""
+    t = trainer(steps=10**9, visual_interval=None)
+    chunks, chunk = [0], Trainer._chunk
+
+    def counted(self, *args, **kwargs):
+        chunks[0] += 1
+        return chunk(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_chunk", counted)
+    waited = []
+    for _ in range(10):
+        t.start()
+        assert wait_for(lambda: chunks[0] > 0)
+        before = chunks[0]
+        t.pause()
+        waited.append(chunks[0] - before)
+    t.close()
+    assert max(waited) <= 5, waited
+
+
 def test_stops_by_itself_at_the_step_budget():
     t = trainer(steps=50, visual_interval=None)
     t.start()
