@@ -35,5 +35,5 @@ def draw(run: Run) -> None:
     t.heartbeat()
     snap = t.snapshot()
     status_line(snap)
-    st.altair_chart(figures.loss_chart(snap.history), key="loss")
+    st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
