@@ -5,9 +5,12 @@ otherwise) and, where installed, the peer libraries' RealNVP of the same size
 (`peers.py`, trained by the same Trainer on the same batches), it measures:
 
 - `steps_per_s` headless (`Trainer(visual_interval=None)`), with 1 thread and all threads;
-- `ui_ratio`: steps/s while the trainer also computes the UI's visuals every
-  `UI_INTERVAL` s (the app's refresh), over headless steps/s. Each UI run starts with
-  one visual due at once, so the ratio is slightly pessimistic for short runs;
+- `ui_ratio` (1 thread, as the app trains): steps/s while the trainer also computes the
+  UI's visuals every `UI_INTERVAL` s (the app's refresh), over headless steps/s. Each UI
+  run starts with one visual due at once, so the ratio is slightly pessimistic for short
+  runs. (`python -m playground.bench` adds the cost of drawing them on an open page.);
+- RealNVP once more with `TrainConfig.compile` (torch.compile), with `compile_s`, the
+  seconds its first step took to compile (less when inductor's disk cache has the graph);
 - for exact-likelihood models on 2D data ("fit" records, 1 thread, batch 512): the
   training time (evaluations excluded) until the held-out NLL first reaches
   `TARGET_NLL`, the held-out NLL at the end, and the data's entropy where known
@@ -68,11 +71,12 @@ class Budget:
     speed_data: tuple[str, ...] = tuple(SPEED_DATA)
     all_models: bool = True  # every registered model, else one per family
     stop_at_target: bool = False  # end a fit when it reaches its target
+    peer_fused_adam: tuple[bool, ...] = (False, True)  # peers with their docs' Adam, and with our fused one
 
 
 FULL = Budget()
-QUICK = Budget(seconds=1.0, warm_up=0.3, repeats=2, fit_seconds=10.0, fit_data=("moons", "8gaussians"),
-               all_models=False, stop_at_target=True)
+QUICK = Budget(seconds=0.75, warm_up=0.3, repeats=2, fit_seconds=10.0, fit_data=("moons",),
+               all_models=False, stop_at_target=True, peer_fused_adam=(False,))
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Contender:
     model: str
     build: Callable[[Dataset], GenerativeModel]
     fit: bool = True  # also measure its time to target (peers: only as their docs train them)
+    compiled: bool = False  # trained with TrainConfig.compile
 
 
 def representatives() -> list[str]:
@@ -91,16 +96,22 @@ def representatives() -> list[str]:
     return list(first.values())
 
 
-def contenders(all_models: bool) -> list[Contender]:
-    """Our models (all, or one per family), then each peer's RealNVP with torch's default Adam and with ours."""
+def contenders(all_models: bool, peer_fused_adam: tuple[bool, ...] = (False, True)) -> list[Contender]:
+    """Our models (all, or one per family), our RealNVP compiled, then each peer's RealNVP with
+    torch's default Adam and (`peer_fused_adam`) with ours."""
     names = list(MODELS) if all_models else representatives()
-    out = [Contender("genmodels", name, lambda data, name=name: Setup(model=name).build_model(data)) for name in names]
+    out = [Contender("genmodels", name, partial(_ours, name)) for name in names]
     if "realnvp" in MODELS:
+        out.append(Contender("genmodels", "realnvp", partial(_ours, "realnvp"), compiled=True))
         config = MODELS["realnvp"].Config()
         for library, build in peers.available().items():
-            for fused in (False, True):
+            for fused in peer_fused_adam:
                 out.append(Contender(library, "realnvp", partial(_peer, build, config, fused), fit=not fused))
     return out
+
+
+def _ours(name: str, data: Dataset) -> GenerativeModel:
+    return Setup(model=name).build_model(data)
 
 
 def _peer(build: Callable, config, fused: bool, data: Dataset) -> GenerativeModel:
@@ -146,9 +157,16 @@ def peak_rss_mb() -> float:
 
 
 # -- timing -----------------------------------------------------------------------------------
-def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device) -> Trainer:
-    config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0)
-    return Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None, limiter=Limiter(1))
+def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device) -> tuple[Trainer, float | None]:
+    """The contender's trainer, and for a compiled one the seconds its first step took (compiling it)."""
+    config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0, compile=c.compiled)
+    trainer = Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None,
+                      limiter=Limiter(1))
+    if not c.compiled:
+        return trainer, None
+    start = time.perf_counter()
+    trainer.run(1)
+    return trainer, time.perf_counter() - start
 
 
 def timed_rate(trainer: Trainer, seconds: float, visual_interval: float | None = None) -> tuple[float, float]:
@@ -174,13 +192,13 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
     torch.set_num_threads(threads)
     runs = []
     for c in group:
-        ours = c.library == "genmodels"
+        ui = c.library == "genmodels" and threads == 1  # the app trains with one thread
         with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
-            trainer = make_trainer(c, data, batch, device)
-            timed_rate(trainer, budget.warm_up, UI_INTERVAL if ours else None)
-        runs.append((c, trainer, mem, [], [], [] if ours else None))
+            trainer, compile_s = make_trainer(c, data, batch, device)
+            timed_rate(trainer, budget.warm_up, UI_INTERVAL if ui else None)
+        runs.append((c, trainer, mem, compile_s, [], [], [] if ui else None))
     for _ in range(budget.repeats):
-        for _c, trainer, _mem, wall, cpu, ui in runs:
+        for _c, trainer, _mem, _compile_s, wall, cpu, ui in runs:
             rates = timed_rate(trainer, budget.seconds)
             wall.append(rates[0])
             cpu.append(rates[1])
@@ -188,8 +206,9 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
                 ui.append(timed_rate(trainer, budget.seconds, UI_INTERVAL)[0] / rates[0])
     records = [
         record(c, data, batch, threads, device, mem, trainer, kind="speed", steps_per_s=statistics.median(wall),
-               steps_per_cpu_s=statistics.median(cpu), ui_ratio=statistics.median(ui) if ui else None)
-        for c, trainer, mem, wall, cpu, ui in runs
+               steps_per_cpu_s=statistics.median(cpu), ui_ratio=statistics.median(ui) if ui else None,
+               compile_s=compile_s)
+        for c, trainer, mem, compile_s, wall, cpu, ui in runs
     ]
     for run in runs:
         run[1].close()
@@ -197,13 +216,16 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
 
 
 def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budget) -> dict:
-    """Train until the held-out NLL reaches the target (or the time cap); evaluations are not timed."""
+    """Train until the held-out NLL reaches the target (or the time cap); evaluations are not timed,
+    compiling is (it is part of the wait)."""
     target = TARGET_NLL.get(data.name)
     with PeakMemory(device) as mem:
-        trainer = make_trainer(c, data, FIT_BATCH, device)
+        start, cpu = time.perf_counter(), time.process_time()
+        trainer, compile_s = make_trainer(c, data, FIT_BATCH, device)
         x_test = torch.as_tensor(data.test, device=trainer.device)
-        train_s, cpu_s, reached, nll, status = 0.0, 0.0, None, math.inf, "running"
-        while train_s < budget.fit_seconds:
+        train_s, cpu_s = (time.perf_counter() - start, time.process_time() - cpu) if c.compiled else (0.0, 0.0)
+        reached, nll, status = None, math.inf, "running"
+        while True:  # at least one evaluation, even when compiling took the whole budget
             start, cpu = time.perf_counter(), time.process_time()
             status = trainer.run(budget.eval_every).status
             train_s += time.perf_counter() - start
@@ -213,17 +235,18 @@ def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budge
             nll = test_nll(trainer.model, x_test)
             if reached is None and target is not None and nll <= target:
                 reached = train_s
-                if budget.stop_at_target:
-                    break
+            if train_s >= budget.fit_seconds or reached is not None and budget.stop_at_target:
+                break
     return record(c, data, FIT_BATCH, torch.get_num_threads(), device, mem, trainer, kind="fit",
                   steps_per_s=trainer.step_count / train_s, steps_per_cpu_s=trainer.step_count / cpu_s,
-                  time_to_target_s=reached, target_nll=target,
+                  time_to_target_s=reached, target_nll=target, compile_s=compile_s,
                   test_nll=nll, fit_seconds=train_s, status=status)
 
 
 def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.device, mem: PeakMemory,
            trainer: Trainer, **measured) -> dict:
-    base = {"library": c.library, "model": c.model, "family": MODELS[c.model].family, "data": data.name,
+    base = {"library": c.library, "model": c.model, "compiled": c.compiled, "compile_s": None,
+            "family": MODELS[c.model].family, "data": data.name,
             "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
             "steps": trainer.step_count, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
             "time_to_target_s": None,
@@ -241,7 +264,7 @@ def optimizer_label(trainer: Trainer) -> str:
 # -- the whole run ----------------------------------------------------------------------------
 def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print) -> list[dict]:
     """Every measurement of the budget, on the CPU and on the best other device if there is one."""
-    group = contenders(budget.all_models)
+    group = contenders(budget.all_models, budget.peer_fused_adam)
     for name in missing_peers():
         log(f"note: {name} is not installed (pip install -r requirements-dev.txt); skipping its RealNVP")
     devices = [torch.device("cpu")] + [d for d in [pick_device()] if d.type != "cpu"]
@@ -271,24 +294,33 @@ def _has_log_prob(c: Contender) -> bool:
     return c.library != "genmodels" or MODELS[c.model].log_prob is not GenerativeModel.log_prob
 
 
-def peer_ratios(records: list[dict]) -> list[str]:
-    """Our RealNVP over each peer's: steps/s in each speed configuration, and time to target."""
-    ours = {_key(r): r for r in records if r["library"] == "genmodels" and r["model"] == "realnvp"}
-    lines = []
+PEER_HEADER = ["peer", "its optimizer", "measure", "data", "batch", "threads", "device", "our eager RealNVP",
+               "our compiled RealNVP"]
+
+
+def peer_ratios(records: list[dict]) -> list[list[str]]:
+    """A row per peer record: our RealNVP (eager, compiled) over the peer in the same configuration,
+    as steps/s (speed) or as the peer's time to the target NLL over ours (fit: compiling included)."""
+    ours = {(_key(r), r["compiled"]): r for r in records if r["library"] == "genmodels" and r["model"] == "realnvp"}
+    rows = []
     for r in records:
-        mine = ours.get(_key(r))
-        if r["library"] == "genmodels" or mine is None:
-            continue
-        peer = f"realnvp vs {r['library']} with {r['optimizer']}"
-        where = f"{r['data']}, batch {r['batch']}, {r['threads']} thread(s), {r['device']}"
-        if r["kind"] == "speed":
-            if r["steps_per_s"] and r["steps_per_cpu_s"]:  # a peer that made no step in a tiny budget has none
-                lines.append(f"{peer} ({where}): {mine['steps_per_s'] / r['steps_per_s']:.2f}x steps/s, "
-                             f"{mine['steps_per_cpu_s'] / r['steps_per_cpu_s']:.2f}x steps per CPU second")
-        elif mine["time_to_target_s"] and r["time_to_target_s"]:
-            lines.append(f"{peer} ({where}): {r['time_to_target_s'] / mine['time_to_target_s']:.2f}x "
-                         f"faster to NLL {r['target_nll']}")
-    return lines
+        if r["library"] != "genmodels":
+            ratios = [_ratio(ours.get((_key(r), compiled)), r) for compiled in (False, True)]
+            measure = "steps/s" if r["kind"] == "speed" else f"time to NLL {r['target_nll']}"
+            rows.append([r["library"], r["optimizer"], measure, r["data"], str(r["batch"]), str(r["threads"]),
+                         r["device"], *ratios])
+    return rows
+
+
+def _ratio(mine: dict | None, peer: dict) -> str:
+    """How many times faster ours is, '–' where either has no number (e.g. no step in a tiny budget)."""
+    if mine is None:
+        return "–"
+    if peer["kind"] == "speed":
+        ok = mine["steps_per_s"] and peer["steps_per_s"]
+        return f"{mine['steps_per_s'] / peer['steps_per_s']:.2f}x" if ok else "–"
+    ok = mine["time_to_target_s"] and peer["time_to_target_s"]
+    return f"{peer['time_to_target_s'] / mine['time_to_target_s']:.2f}x" if ok else "–"
 
 
 def _key(r: dict) -> tuple:
@@ -328,8 +360,13 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
+def model_label(r: dict) -> str:
+    """e.g. 'realnvp', or 'realnvp compiled (21 s)' with the seconds its first step took to compile."""
+    return f"{r['model']} compiled ({r['compile_s']:.0f} s)" if r["compiled"] else r["model"]
+
+
 def speed_row(r: dict) -> list[str]:
-    return [r["library"], r["model"], r["optimizer"], r["data"], str(r["batch"]), str(r["threads"]), r["device"],
+    return [r["library"], model_label(r), r["optimizer"], r["data"], str(r["batch"]), str(r["threads"]), r["device"],
             _fmt(r["steps_per_s"]), _fmt(r["steps_per_cpu_s"]), _fmt(r["ui_ratio"], 2), _fmt(r["peak_rss_mb"], 4)]
 
 
@@ -338,7 +375,7 @@ def fit_row(r: dict) -> list[str]:
     if r["target_nll"] is not None and r["time_to_target_s"] is None:
         reached = f"> {r['fit_seconds']:.0f}"
     gap = r["test_nll"] - r["entropy"] if r["entropy"] is not None else None
-    return [r["library"], r["model"], r["data"], _fmt(r["target_nll"]), reached, str(r["steps"]),
+    return [r["library"], model_label(r), r["data"], _fmt(r["target_nll"]), reached, str(r["steps"]),
             _fmt(r["steps_per_s"]), _fmt(r["test_nll"], 4), _fmt(r["entropy"], 4), _fmt(gap, 2),
             _fmt(r["peak_rss_mb"], 4)]
 
@@ -377,5 +414,7 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
     ]
     ratios = peer_ratios(records)
     if ratios:
-        lines += ["", "## Our RealNVP against the peers", "", *(f"- {line}" for line in ratios)]
+        lines += ["", "## Our RealNVP against the peers", "",
+                  "How many times faster ours is: steps/s over the peer's, or the peer's time to the target "
+                  "over ours.", "", *table(PEER_HEADER, ratios)]
     return "\n".join(lines) + "\n"

@@ -53,6 +53,8 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
     steps_per_s = snap.step / (time.perf_counter() - start)
+    if trainer.compile_error:
+        print(f"note: {trainer.compile_error}", file=sys.stderr)
     if snap.status == "diverged":
         raise UserError(snap.message)
     if out:
@@ -92,7 +94,7 @@ def run_with_progress(trainer, steps: int):
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
-    from .bench import FULL, QUICK, machine, markdown, peer_ratios, run_benchmarks
+    from .bench import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
 
     budget = QUICK if args.quick else FULL
     records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr))
@@ -101,8 +103,8 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
-    for line in peer_ratios(records):
-        print(line)
+    for row in peer_ratios(records):
+        print(", ".join(f"{name}: {value}" for name, value in zip(PEER_HEADER, row)))
     print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .compiled import CompiledLoss
 from .config import TrainConfig
 from .data import Dataset
 from .device import pick_device
@@ -27,6 +28,7 @@ from .models import GenerativeModel
 from .stopping import conditions
 
 HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
+COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
@@ -107,6 +109,7 @@ class Trainer:
         self.model.init_from_data(self.train_x[: min(len(self.train_x), 4096)])
         self.model.set_probe(torch.as_tensor(self.data.test[:PROBE_POINTS], device=self.device))
         self.optimizers = self.model.configure_optimizers(self.config.lr)
+        self.loss = CompiledLoss(self.model) if self.config.compile else self.model.loss
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.step_count, self._status, self._message = 0, "ready", ""
         self._history: dict[str, list[tuple[int, float]]] = {}
@@ -121,7 +124,7 @@ class Trainer:
         return self.train_x[idx]
 
     def _optimise(self, phase: str) -> dict[str, torch.Tensor]:
-        losses = self.model.loss(self._batch(), phase)
+        losses = self.loss(self._batch(), phase)
         opt = self.optimizers[phase]
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -141,6 +144,7 @@ class Trainer:
 
     def _chunk(self, max_steps: int, only: str | None = None, seconds: float = CHUNK_SECONDS) -> bool:
         """Run up to max_steps rounds for about `seconds`; log their mean losses. False if it diverged."""
+        self._compile()
         good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         rows, start = [], time.perf_counter()
         while len(rows) < max_steps and (not rows or time.perf_counter() - start < seconds):
@@ -157,6 +161,28 @@ class Trainer:
         self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate  # smoothed steps/s
         self._log(names, values.mean(0))
         return True
+
+    @property
+    def compile_error(self) -> str | None:
+        """Why torch.compile was given up for this run (None: not asked for, or it compiled)."""
+        return self.loss.error if isinstance(self.loss, CompiledLoss) else None
+
+    def _needs_compiling(self) -> bool:
+        return isinstance(self.loss, CompiledLoss) and not self.loss.warm
+
+    def _compile(self) -> None:
+        if self._needs_compiling():
+            self._compile_job()()
+            self._message = self.compile_error or ""
+
+    def _compile_job(self) -> Callable[[], None]:
+        """Compiling the loss before the timed steps, on a fixed batch, without touching the run's random streams.
+
+        Bound to this model's tensors, so the worker may run it outside the lock.
+        """
+        loss, rows = self.loss, torch.arange(self.config.batch_size, device=self.device) % len(self.train_x)
+        x, phases = self.train_x[rows], [p.name for p in self.model.phases()]
+        return lambda: loss.warm_up(x, phases)
 
     def _diverged(self, good: dict, first_bad: int, names: list[str], values: np.ndarray) -> None:
         step = self.step_count + first_bad + 1
@@ -353,7 +379,7 @@ class Trainer:
     def _free(self, status: str, message: str) -> None:
         with self._cond:
             self.limiter.release(self)
-            self.model, self.optimizers, self.train_x, self._running = None, {}, None, False
+            self.model, self.loss, self.optimizers, self.train_x, self._running = None, None, {}, None, False
             self._status, self._message = status, message
             self._snapshot = dataclasses.replace(self._snapshot, status=status, message=message)
 
@@ -391,7 +417,17 @@ class Trainer:
                     self._publish()
                     self._cond.wait(timeout=0.2)
                     continue
-                self._run_chunk()
+                if not self._needs_compiling():
+                    self._run_chunk()
+                    continue
+                compile_now = self._compile_job()
+                self._status, self._message = "running", COMPILING
+                self._publish(visuals=False)
+            compile_now()  # outside the lock: pause, stop and close answer at once
+            with self._cond:
+                if self._message == COMPILING:
+                    self._message = self.compile_error or ""
+                    self._publish(visuals=False)
 
     def _silent_for(self, timeout: float | None) -> bool:
         return timeout is not None and time.monotonic() - self.last_seen > timeout

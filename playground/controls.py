@@ -63,3 +63,5 @@ def status_line(snap: Snapshot, label: str = "") -> None:
         st.info(f"{snap.message}; press Resume to go on")
     elif snap.status == "done" and snap.message:
         st.success(snap.message)
+    elif snap.message:
+        st.info(snap.message)

@@ -33,8 +33,16 @@ def test_one_speed_record_per_contender_and_thread_count(records):
     assert len(speed) == len(contenders) * len({1, bench.os.cpu_count() or 1})
     assert {r["model"] for r in speed if r["library"] == "genmodels"} == set(bench.representatives())
     assert all(r["batch"] == bench.SPEED_DATA["moons"] for r in speed)
-    for r in speed:  # only our models open the page, so only they have a UI ratio
-        assert (r["ui_ratio"] is not None) == (r["library"] == "genmodels")
+    for r in speed:  # only our models open the page, and the app trains with one thread
+        assert (r["ui_ratio"] is not None) == (r["library"] == "genmodels" and r["threads"] == 1)
+
+
+def test_our_realnvp_is_also_measured_compiled_with_its_compile_time(records):
+    compiled = [r for r in records if r["compiled"]]
+    assert {(r["library"], r["model"]) for r in compiled} == {("genmodels", "realnvp")}
+    assert {r["kind"] for r in compiled} == {"speed", "fit"}
+    assert all(r["compile_s"] > 0 for r in compiled)
+    assert all(r["compile_s"] is None for r in records if not r["compiled"])
 
 
 def test_fits_report_held_out_nll_and_entropy_for_exact_likelihood_models(records):
@@ -55,10 +63,12 @@ def test_peers_train_once_with_their_default_adam_and_once_with_ours(records):
 
 def test_markdown_has_a_row_per_record_and_the_peer_ratios(records):
     text = bench.markdown(records, TINY, bench.machine())
-    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| library")]
+    measured, _, against_peers = text.partition("## Our RealNVP against the peers")
+    rows = [line for line in measured.splitlines() if line.startswith("| ") and not line.startswith("| library")]
     assert len(rows) == len(records)
     assert "torch:" in text and "cpu:" in text
-    assert ("## Our RealNVP against the peers" in text) == bool(peers.available())
+    peer_rows = [line for line in against_peers.splitlines() if line.startswith("| ") and not line.startswith("| peer")]
+    assert len(peer_rows) == sum(r["library"] != "genmodels" for r in records)
 
 
 def test_missing_peers_are_skipped_with_a_note(monkeypatch):
@@ -68,7 +78,7 @@ def test_missing_peers_are_skipped_with_a_note(monkeypatch):
     assert bench.run_benchmarks(empty, log=lines.append) == []
     assert sum("not installed" in line for line in lines) == len(peers.BUILDERS)
     assert all(c.library == "genmodels" for c in bench.contenders(all_models=True))
-    assert [c.model for c in bench.contenders(all_models=True)] == list(MODELS)
+    assert [c.model for c in bench.contenders(all_models=True) if not c.compiled] == list(MODELS)
 
 
 def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
