@@ -11,17 +11,19 @@ refresh) trains in its background thread while this measures steps/s
   as an open tab makes the server do.
 
 The page is drawn through `streamlit.testing.v1.AppTest`, not in bare mode. Bare mode
-(calling the views outside `streamlit run`) builds and serialises every figure too, but
-its `st.session_state` is a new empty dict on every access, so widget values and the
-per-session figure memo (`playground.memo`) would never survive a redraw. AppTest runs
-`live.draw` in a real script-run context with one session state kept across runs, so
-every element goes through what `streamlit run` does with it: plotly's `to_dict` and
-`to_json`, Vega-Lite specs and their Arrow data, and the ForwardMsg hash (a deterministic
-protobuf serialisation and md5, in `ScriptRunContext.enqueue`). Left out: the server's
-websocket write (one more serialisation of each message) and the browser. AppTest also
-starts a script thread per run and parses the messages into its element tree, work a
-server does not do, so "page" is slightly pessimistic. "CPU ms per redraw" is the CPU time
-of the script thread inside `live.draw` only (`time.thread_time`), averaged over redraws.
+(calling the views outside `streamlit run`) builds and serialises every figure too, and
+even keeps one process-wide mock session state, but without a script-run context nothing
+is enqueued, so the hash of each message (a deterministic protobuf serialisation and md5
+of the whole element, in `ScriptRunContext.enqueue`) is never computed, and widgets ignore
+their state (a slider always returns its default). AppTest runs `live.draw` in a real
+script-run context with the session state kept across runs, so every element goes through
+what `streamlit run` does with it: plotly's `to_dict` and `to_json`, Vega-Lite specs and
+their Arrow data, and that hash. Left out: the server's websocket write (one more
+serialisation of each message) and the browser. AppTest also starts a script thread per run
+and parses the messages into its element tree (about 3 ms of CPU per redraw here), work a
+server does not do, so "with the page" is slightly pessimistic. "CPU ms per redraw" is the
+CPU time of the script thread inside `live.draw` only (`time.thread_time`), averaged over
+redraws.
 
 Timings on a shared CPU are noisy: each repeat visits every setup and mode once, back to
 back, and the median over repeats is reported.
@@ -116,7 +118,7 @@ class Bench:
                 "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s), "redraws": len(self.cpu_s)}
 
 
-def measure(seconds: float = 1.2, repeats: int = 3, warm_up: float = 1.0,
+def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
             setups: tuple[tuple[str, str], ...] = SETUPS) -> list[dict]:
     """Steps/s of each setup headless, with visuals and with the page open; one record per setup."""
     saved = torch.get_num_threads()
@@ -162,7 +164,7 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m playground.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.2, help="seconds per timed run (default 1.2)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per timed run (default 1.0)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--markdown", type=Path, help="append the results as a section to this file")
     args = parser.parse_args(argv)
