@@ -22,6 +22,12 @@ from .models.base import GenerativeModel
 
 Loss = Callable[[torch.Tensor, str], dict[str, torch.Tensor]]
 
+# Dynamo keeps one graph per code object (Flow.loss serves every flow) and per config, phase and
+# shape; models of one config share theirs. A hosted app sees many configs, more than the default 8;
+# past the limit, raise (so that CompiledLoss says it trains eagerly) instead of going eager silently.
+torch._dynamo.config.recompile_limit = 64
+torch._dynamo.config.fail_on_recompile_limit_hit = True
+
 
 class CompiledLoss:
     """`model.loss` compiled on first use; eager from the first failure on."""
@@ -29,7 +35,7 @@ class CompiledLoss:
     def __init__(self, model: GenerativeModel):
         self.model = model
         self.eager: Loss = model.loss
-        self.compiled: Loss | None = torch.compile(model.loss)
+        self.compiled: Loss | None = torch.compile(model.loss, dynamic=False)
         self.error: str | None = None
         self.warm = False  # warm_up has run
 

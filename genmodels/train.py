@@ -31,6 +31,7 @@ HISTORY_POINTS = 2000  # loss-curve points kept; older ones are thinned by half
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 GRID_SIZE = 64
+VISUALS_SHARE = 0.15  # of the worker's time at most, so an open page costs training less than 20%
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
 TIMELINE_FRAMES = 50  # at most this many past visuals are kept for replay, evenly spread
 
@@ -204,14 +205,19 @@ class Trainer:
                 del h[::2]
 
     def _publish(self, visuals: bool | None = None) -> None:
-        """Make a new Snapshot. Visuals: None = when due (at most ~20% of the worker's time), True/False = force."""
+        """Make a new Snapshot. Visuals: None = when due, True/False = force.
+
+        Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
+        they take at most VISUALS_SHARE of the worker's time, whatever the model and machine.
+        """
         now = time.monotonic()
         if visuals is None:
             visuals = self.visual_interval is not None and now >= self._visual_due
         if visuals and self._visuals_step != self.step_count:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
-            self._visuals_step, self._visual_due = self.step_count, now + max(self.visual_interval or 0, 4 * cost)
+            self._visuals_step = self.step_count
+            self._visual_due = now + max(self.visual_interval or 0, cost / VISUALS_SHARE)
             self._remember(Frame(self.step_count, self._visuals))
         self._snapshot = Snapshot(
             step=self.step_count,

@@ -217,18 +217,19 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
-        """Samples; for 2D the density on the grid and the layer stages; for reverse KL also the
-        target density, all on the target's box (which replaces the data's grid)."""
+        """Samples; for 2D the density on the grid and the layer stages, whose last stage are the samples
+        (fixed base draws, so they move smoothly from frame to frame, for no extra pass); for reverse KL
+        also the target density, all on the target's box (which replaces the data's grid)."""
         if grid is None and len(self.shape) == 3:
             return {"samples": self.sample(64).view(64, *self.shape[-2:]).cpu().numpy()}
-        out = {"samples": self.sample(1000).cpu().numpy()}
         if self.dim != 2:
-            return out
+            return {"samples": self.sample(1000).cpu().numpy()}
+        stages = np.stack([s.cpu().numpy() for s in self.transform_stages(self.z_fixed)])
+        out = {"samples": stages[-1], "stages": stages}
         if self.target is not None:
             axis = box_axes(math.isqrt(len(grid)))
             grid = mesh(axis).to(self.device)
             out["grid_x"] = out["grid_y"] = axis.numpy()
             out["target_log_density"] = self.target.log_prob(grid).cpu().numpy()
         out["log_density"] = self.log_prob(grid).cpu().numpy()
-        out["stages"] = np.stack([s.cpu().numpy() for s in self.transform_stages(self.z_fixed)])
         return out
