@@ -25,10 +25,12 @@ $(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# BENCH_FLAGS= (empty) for the full benchmark: every model, longer runs.
+# BENCH_FLAGS= (empty) for the full benchmark: every model, longer runs. The second command appends
+# what an open page costs training (about a minute) to the BENCHMARKS.md the first one wrote.
 BENCH_FLAGS ?= --quick
 bench: $(VENV)/dev-installed
 	$(PY) -m genmodels bench $(BENCH_FLAGS)
+	$(PY) -m playground.bench --markdown BENCHMARKS.md
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

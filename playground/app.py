@@ -18,10 +18,9 @@ from genmodels.data import DATASETS, load_csv  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
-from playground import byod, compare, downloads, figures, history, lecture, widgets  # noqa: E402
-from playground.controls import controls, status_line  # noqa: E402
-from playground.session import LIMITS, Run, run_for, shared_dataset  # noqa: E402
-from playground.views import VIEWS  # noqa: E402
+from playground import byod, compare, downloads, lecture, live, widgets  # noqa: E402
+from playground.controls import controls  # noqa: E402
+from playground.session import LIMITS, run_for, shared_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CSV = "csv"
@@ -77,23 +76,6 @@ def resolve_data(setup: Setup):
     return st.session_state.csv_data
 
 
-def live(run: Run) -> None:
-    fast = run.trainer.active
-
-    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
-    def panel() -> None:
-        t = run.trainer
-        t.heartbeat()
-        snap = t.snapshot()
-        if fast and not t.active:
-            st.rerun()  # training ended: full rerun to slow the timer and refresh the buttons
-        status_line(snap)
-        st.altair_chart(figures.loss_chart(snap.history), key="loss")
-        VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
-
-    panel()
-
-
 def main() -> None:
     st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide", **lecture.page_options())
     st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)
@@ -121,7 +103,7 @@ def main() -> None:
         compare.show(runs, lecture.run_names(setups, compare.labels(runs)))
     else:
         controls([run.trainer])
-        live(run)
+        live.panel(run)
     downloads.panel(run, lecture.title(setups), st.session_state.get(byod.CSV_TEXT) if setup.data == CSV else None)
 
 

@@ -74,9 +74,9 @@ def click_points() -> None:
     grid = go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=6, color="#eeeeee"),
                       hoverinfo="none")
     picked = np.asarray(clicked).reshape(-1, 2)
-    fig = go.Figure([grid, go.Scatter(x=picked[:, 0], y=picked[:, 1], mode="markers",
-                                      marker=dict(size=10, color=figures.MODEL_COLOUR))])
-    figures.layout(fig, "click grid points, or box/lasso-select an area")
+    fig = figures.figure([grid, go.Scatter(x=picked[:, 0], y=picked[:, 1], mode="markers",
+                                           marker=dict(size=10, color=figures.MODEL_COLOUR))],
+                         "click grid points, or box/lasso-select an area")
     st.plotly_chart(fig, key="byod.click", on_select=add_selection, selection_mode=("points", "box", "lasso"))
     left, right = st.columns(2)
     if left.button(f"train on these {len(clicked)} points", key="byod.use_clicks", disabled=not clicked):

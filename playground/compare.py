@@ -17,7 +17,7 @@ from genmodels.models import MODELS
 from genmodels.setup import Setup
 from genmodels.train import Snapshot
 
-from . import figures, history, widgets
+from . import figures, history, memo, widgets
 from .controls import controls, status_line
 from .session import LIMITS, Run, close_run, run_for
 from .views import VIEWS
@@ -79,7 +79,7 @@ def show(runs: list[Run], names: list[str]) -> None:
         snaps = [r.trainer.snapshot() for r in runs]
         if fast and not any(r.trainer.active for r in runs):
             st.rerun()  # all runs ended: full rerun to slow the timer and refresh the buttons
-        st.altair_chart(figures.loss_chart(merged_history(snaps, names)), key="compare.loss")
+        st.vega_lite_chart(figures.loss_chart(merged_history(snaps, names)), key="compare.loss")
         for i, (column, run, snap, name) in enumerate(zip(st.columns(len(runs)), runs, snaps, names)):
             with column:
                 status_line(snap, name)
@@ -108,7 +108,7 @@ def draw_run(snap: Snapshot, data: Dataset, key: str) -> None:
                  clamp=True, width=figures.IMAGE_WIDTH)
         return
     axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
-    st.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key=f"{key}.samples")
+    memo.plotly_chart(st, f"{key}.samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, axes))
     if "log_density" in v:
-        st.plotly_chart(figures.heatmap(np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density",
-                                        overlay=data.test), key=f"{key}.density")
+        memo.plotly_chart(st, f"{key}.density", v, lambda: figures.heatmap(
+            np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density", overlay=data.test))

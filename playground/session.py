@@ -44,10 +44,14 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
     LIMITS.check(setup, data)  # before closing the current run: a rejected setup leaves it intact
     if run is not None:
         run.trainer.close()
-    trainer = Trainer(lambda: setup.build_model(data), data, setup.train,
-                      idle_timeout=LIMITS.idle_timeout, drop_timeout=LIMITS.drop_timeout)
-    st.session_state[slot] = Run(setup, data, trainer)
+    st.session_state[slot] = Run(setup, data, new_trainer(setup, data))
     return st.session_state[slot]
+
+
+def new_trainer(setup: Setup, data: Dataset) -> Trainer:
+    """The app's trainer: visuals at most once per page refresh; paused, then closed, without heartbeats."""
+    return Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=LIMITS.refresh,
+                   idle_timeout=LIMITS.idle_timeout, drop_timeout=LIMITS.drop_timeout)
 
 
 def close_run(slot: str) -> None:

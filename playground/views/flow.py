@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
 from genmodels.setup import Setup
 from genmodels.train import Snapshot
 
-from .. import figures
+from .. import figures, memo
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -26,34 +27,37 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     else:
         draw_fit_to_data(v, data, left, right)
     if "stages" in v:
-        draw_stages(v["stages"])
+        draw_stages(v)
 
 
 def draw_fit_to_data(v: dict, data: Dataset, left, right) -> None:
     if "log_density" in v:
-        density = np.exp(v["log_density"])
-        left.plotly_chart(figures.heatmap(density, v["grid_x"], v["grid_y"], "density exp(log p(x)) with data",
-                                          overlay=data.test), key="density")
+        memo.plotly_chart(left, "density", v, lambda: figures.heatmap(
+            np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "density exp(log p(x)) with data", overlay=data.test))
     if "samples" in v:
         axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
-        right.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes), key="samples")
+        memo.plotly_chart(right, "samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, axes))
 
 
 def draw_target(v: dict, target: str, left, right) -> None:
     """Reverse KL ignores the data: the target exp(-U)/Z with the model's samples, and the model's density."""
-    left.plotly_chart(figures.heatmap(np.exp(v["target_log_density"]), v["grid_x"], v["grid_y"],
-                                      f"target exp(-U)/Z, U = {target}, with samples", overlay=v["samples"]),
-                      key="target")
-    right.plotly_chart(figures.heatmap(np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density q(x)"),
-                       key="density")
+    memo.plotly_chart(left, "target", v, lambda: figures.heatmap(
+        np.exp(v["target_log_density"]), v["grid_x"], v["grid_y"], f"target exp(-U)/Z, U = {target}, with samples",
+        overlay=v["samples"]))
+    memo.plotly_chart(right, "density", v, lambda: figures.heatmap(
+        np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density q(x)"))
 
 
-def draw_stages(stages: np.ndarray) -> None:
+def draw_stages(v: dict[str, np.ndarray]) -> None:
     """The notes' Fig. 6: the same base points after k = 0..K layers, coloured by their base position."""
+    stages = v["stages"]
     k = st.slider("layers applied (k)", 0, len(stages) - 1, len(stages) - 1, key="stage_k")
+    memo.plotly_chart(st, "stages", v, lambda: stages_figure(stages, k), k)
+
+
+def stages_figure(stages: np.ndarray, k: int) -> go.Figure:
     angle = np.arctan2(stages[0][:, 1], stages[0][:, 0])
-    title = f"N(0, I) after {k} of {len(stages) - 1} layers"
-    st.plotly_chart(figures.coloured_points(stages[k], angle, title), key="stages")
+    return figures.coloured_points(stages[k], angle, f"N(0, I) after {k} of {len(stages) - 1} layers")
 
 
 def draw_latents(v: dict[str, np.ndarray]) -> None:

@@ -17,10 +17,11 @@ from genmodels.setup import Setup
 from genmodels.theory import gan_overlay, sample_quality
 from genmodels.train import Snapshot
 
-from .. import figures
+from .. import figures, memo
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session
+MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -48,60 +49,58 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
     """Two columns of panels: critic with arrows, D* (known density), manifold, timeline; then the curves."""
     model, config = MODELS[setup.model], setup.model_config
     zrange = model.critic_range(config)
-    overlay, now = per_visuals(v, data)
+    overlay, now = memo.get("gan.theory", v, lambda: (gan_overlay(v, data), sample_quality(v["samples"], data)))
     optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
-    curves = timeline_rows(v, data)
-    panels = [lambda: st.plotly_chart(critic_figure(v, data, model.critic_label, zrange), key="gan_critic")]
+    curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
+    panels = {"gan_critic": lambda: critic_figure(v, data, model.critic_label, zrange)}
     if optimal is not None:
         title = f"optimal {model.critic_label} from p and a KDE of G · JS ≈ {float(overlay['js_estimate']):.3f}"
-        panels.append(lambda: st.plotly_chart(heatmap_with_samples(optimal, v, data, title, zrange), key="gan_dstar"))
-    panels += [lambda: st.plotly_chart(manifold_figure(v), key="gan_manifold"), lambda: draw_timeline(v, data, curves)]
+        panels["gan_dstar"] = lambda: heatmap_with_samples(optimal, v, data, title, zrange)
+    panels["gan_manifold"] = lambda: manifold_figure(v)
     columns = st.columns(2)
-    for i, panel in enumerate(panels):
-        with columns[i % 2]:
-            panel()
+    for i, (key, build) in enumerate(panels.items()):
+        memo.plotly_chart(columns[i % 2], key, v, build)
+    with columns[len(panels) % 2]:
+        draw_timeline(v, data, curves)
     mode_meter(now)
-    st.altair_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
+    st.vega_lite_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
 
 
 def critic_figure(v, data, label: str, zrange) -> go.Figure:
     grad = np.linalg.norm(v["arrows_v"], axis=1)
     title = f"{label} with samples; arrows: -∇ of the G loss (max ‖∇‖ {grad.max():.2g})"
-    fig = heatmap_with_samples(v["critic"], v, data, title, zrange)
-    fig.add_trace(arrows(v["arrows_x"], v["arrows_v"], v["grid_x"]))
-    return fig
+    return heatmap_with_samples(v["critic"], v, data, title, zrange, arrows(v["arrows_x"], v["arrows_v"], v["grid_x"]))
 
 
-def heatmap_with_samples(values, v, data, title: str, zrange) -> go.Figure:
+def heatmap_with_samples(values, v, data, title: str, zrange, *extra) -> go.Figure:
     zmin, zmax = zrange or (None, None)
-    fig = figures.heatmap(values, v["grid_x"], v["grid_y"], title, overlay=data.test, zmin=zmin, zmax=zmax)
-    fig.add_trace(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=3))
-    return fig
+    samples = figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=3)
+    return figures.heatmap(values, v["grid_x"], v["grid_y"], title, overlay=data.test, zmin=zmin, zmax=zmax,
+                           extra=(samples, *extra))
 
 
 def arrows(x: np.ndarray, g: np.ndarray, gx: np.ndarray) -> go.Scatter:
     """Segments from each fake point along -∇ℓ_G, scaled together so relative lengths stay true."""
     norm = np.linalg.norm(g, axis=1).max()
     tip = x + g * (ARROW_FRACTION * (gx[-1] - gx[0]) / norm if norm > 0 else 0.0)
-    xs = np.stack([x[:, 0], tip[:, 0], np.full(len(x), np.nan)], 1).ravel()
-    ys = np.stack([x[:, 1], tip[:, 1], np.full(len(x), np.nan)], 1).ravel()
-    return go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="black", width=1.5), name="-∇ G loss")
+    xy = figures.joined(np.stack([x, tip], 1))
+    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="black", width=1.5), name="-∇ G loss")
 
 
 def manifold_figure(v) -> go.Figure:
-    """The image under G of straight lines in z: where the latent plane is stretched, folded or torn."""
-    fig = go.Figure([go.Scattergl(x=line[:, 0], y=line[:, 1], mode="lines", line=dict(width=1, color=colour))
-                     for line, colour in zip(v["manifold"], manifold_colours(len(v["manifold"])))])
-    fig.add_trace(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=2))
-    fig.update_xaxes(range=[v["grid_x"][0], v["grid_x"][-1]])
-    fig.update_yaxes(range=[v["grid_y"][0], v["grid_y"][-1]])
-    return figures.layout(fig, "generator manifold: images of z-grid lines")
+    """The image under G of straight lines in z: where the latent plane is stretched, folded or torn.
 
-
-def manifold_colours(n: int) -> list[str]:
-    """Lines of constant z_2 in one colour family, lines of constant z_1 in the other."""
-    half = max(n // 2, 1)
-    return ["#1f77b4" if i < half or n == 1 else "#ff7f0e" for i in range(n)]
+    Lines of constant z_2 in one colour, lines of constant z_1 in the other, one trace per colour.
+    """
+    lines = v["manifold"]
+    half = max(len(lines) // 2, 1)
+    traces = []
+    for part, colour in zip((lines[:half], lines[half:]), MANIFOLD_COLOURS):
+        if len(part):
+            xy = figures.joined(part)
+            traces.append(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(width=1, color=colour)))
+    traces.append(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=2))
+    return figures.figure(traces, "generator manifold: images of z-grid lines", axes=(v["grid_x"], v["grid_y"]))
 
 
 def mode_meter(now: dict[str, float]) -> None:
@@ -126,14 +125,14 @@ def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def draw_timeline(v, data, curves) -> None:
     steps = [int(s) for s in v["timeline_step"]]
     k = timeline_index(steps)
-    x = v["timeline"][k]
-    title = f"samples at G step {steps[k]}"
+    memo.plotly_chart(st, "gan_timeline_plot", v, lambda: timeline_figure(v, data, curves, k), k)
+
+
+def timeline_figure(v, data, curves, k: int) -> go.Figure:
+    title = f"samples at G step {int(v['timeline_step'][k])}"
     if "modes" in curves:
         title += f" · {int(curves['modes'][k])}/{int(curves['total'][k])} modes"
-    fig = figures.samples_vs_data(x, data.test, title)
-    fig.update_xaxes(range=[v["grid_x"][0], v["grid_x"][-1]])
-    fig.update_yaxes(range=[v["grid_y"][0], v["grid_y"][-1]])
-    st.plotly_chart(fig, key="gan_timeline_plot")
+    return figures.samples_vs_data(v["timeline"][k], data.test, (v["grid_x"], v["grid_y"]), title)
 
 
 def timeline_index(steps: list[int]) -> int:
@@ -146,17 +145,7 @@ def timeline_index(steps: list[int]) -> int:
     return len(steps) - 1 + back
 
 
-# -- cached theory (known density) --------------------------------------------------------------------
-def per_visuals(v: dict[str, np.ndarray], data: Dataset) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """(D* and the JS estimate, sample_quality of the current samples), recomputed only for new visuals."""
-    cached = st.session_state.get("gan_per_visuals")
-    if cached is not None and cached[0] is v:
-        return cached[1]
-    result = gan_overlay(v, data), sample_quality(v["samples"], data)
-    st.session_state.gan_per_visuals = (v, result)
-    return result
-
-
+# -- theory on the known density, per timeline entry --------------------------------------------------
 def timeline_rows(v: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
     """sample_quality of each timeline entry, cached by (dataset, step, first sample)."""
     cache: dict = st.session_state.setdefault("gan_curve_rows", {})

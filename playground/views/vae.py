@@ -12,7 +12,7 @@ from genmodels.em import GaussianMixtureEM
 from genmodels.setup import Setup
 from genmodels.train import Snapshot
 
-from .. import figures
+from .. import figures, memo
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -28,7 +28,7 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     else:
         draw_points(v, data)
     if "grad_variance" in v:
-        st.plotly_chart(variance_figure(v["grad_variance"]), key="vae_variance")
+        memo.plotly_chart(st, "vae_variance", v, lambda: variance_figure(v["grad_variance"]))
     if not data.is_image:
         with st.expander("EM recap: a Gaussian mixture fitted step by step (the notes' EM slide)"):
             draw_em(data)
@@ -42,42 +42,44 @@ def labels(data: Dataset, n: int) -> np.ndarray | None:
 def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
     left, right = st.columns(2)
     if "latent_points" in v:
-        left.plotly_chart(latent_figure(v, labels(data, len(v["latent_points"]))), key="vae_latent")
+        memo.plotly_chart(left, "vae_latent", v, lambda: latent_figure(v, labels(data, len(v["latent_points"]))))
     if "latent_grid" in v:
-        side = len(v["latent_grid_u"])
-        right.plotly_chart(image_figure(tile(v["latent_grid"], side), "decoded latent grid (the plane of the scatter)"),
-                           key="vae_grid")
+        memo.plotly_chart(right, "vae_grid", v, lambda: image_figure(
+            tile(v["latent_grid"], len(v["latent_grid_u"])), "decoded latent grid (the plane of the scatter)"))
     left, right = st.columns(2)
     if "reconstructions" in v:
-        pairs = np.concatenate([v["inputs"], v["reconstructions"]])
-        left.plotly_chart(image_figure(tile(pairs, len(v["inputs"])), "test inputs (top), reconstructions (bottom)",
-                                       height=figures.HEIGHT // 2), key="vae_recon")
+        memo.plotly_chart(left, "vae_recon", v, lambda: image_figure(
+            tile(np.concatenate([v["inputs"], v["reconstructions"]]), len(v["inputs"])),
+            "test inputs (top), reconstructions (bottom)", height=figures.HEIGHT // 2))
     if "interpolation" in v:
         a, b = v["interpolation_ends"]
-        right.plotly_chart(image_figure(tile(v["interpolation"], len(v["interpolation"])),
-                                        f"interpolation, linear in z, test image {a} → {b}",
-                                        height=figures.HEIGHT // 2), key="vae_interp")
+        memo.plotly_chart(right, "vae_interp", v, lambda: image_figure(
+            tile(v["interpolation"], len(v["interpolation"])), f"interpolation, linear in z, test image {a} → {b}",
+            height=figures.HEIGHT // 2))
     if "samples" in v:
-        st.plotly_chart(image_figure(tile(v["samples"][:30], 15), "samples: decoder means at z ~ p(z)",
-                                     height=figures.HEIGHT // 2), key="vae_samples")
+        memo.plotly_chart(st, "vae_samples", v, lambda: image_figure(
+            tile(v["samples"][:30], 15), "samples: decoder means at z ~ p(z)", height=figures.HEIGHT // 2))
 
 
 def draw_points(v: dict[str, np.ndarray], data: Dataset) -> None:
     left, right = st.columns(2)
     axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
     if "samples" in v:
-        left.plotly_chart(figures.samples_vs_data(v["samples"], data.test, axes, "samples x ~ p(x|z) p(z) (red)"),
-                          key="vae_samples")
+        memo.plotly_chart(left, "vae_samples", v, lambda: figures.samples_vs_data(
+            v["samples"], data.test, axes, "samples x ~ p(x|z) p(z) (red)"))
     if "latent_grid" in v:
-        right.plotly_chart(mesh_figure(v["latent_grid"], data.test, axes), key="vae_grid")
+        memo.plotly_chart(right, "vae_grid", v, lambda: mesh_figure(v["latent_grid"], data.test, axes))
     left, right = st.columns(2)
     if "latent_points" in v:
-        left.plotly_chart(latent_figure(v, None), key="vae_latent")
+        memo.plotly_chart(left, "vae_latent", v, lambda: latent_figure(v, None))
     if "reconstructions" in v:
-        n = len(v["reconstructions"])
-        fig = go.Figure([figures.scatter(figures.thin(data.test[:n]), figures.DATA_COLOUR, "test points"),
-                         figures.scatter(figures.thin(v["reconstructions"]), figures.MODEL_COLOUR, "E[x|z = mean]")])
-        right.plotly_chart(figures.layout(fig, "test points (blue) and their reconstructions (red)"), key="vae_recon")
+        memo.plotly_chart(right, "vae_recon", v, lambda: reconstruction_figure(v["reconstructions"], data.test))
+
+
+def reconstruction_figure(x_hat: np.ndarray, x: np.ndarray) -> go.Figure:
+    return figures.figure([figures.scatter(figures.thin(x[:len(x_hat)]), figures.DATA_COLOUR, "test points"),
+                           figures.scatter(figures.thin(x_hat), figures.MODEL_COLOUR, "E[x|z = mean]")],
+                          "test points (blue) and their reconstructions (red)")
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:
@@ -88,12 +90,9 @@ def tile(images: np.ndarray, columns: int) -> np.ndarray:
 
 def image_figure(image: np.ndarray, title: str, height: int = figures.HEIGHT) -> go.Figure:
     """A greyscale picture in [0, 1], ink dark on white, pixels crisp at any size."""
-    fig = go.Figure(go.Heatmap(z=image, colorscale="Greys", zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    fig = figures.layout(fig, title)
-    fig.update_layout(height=height)
-    return fig
+    return figures.figure([go.Heatmap(z=image, colorscale="Greys", zmin=0, zmax=1, showscale=False, hoverinfo="skip")],
+                          title, xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"),
+                          height=height)
 
 
 def latent_figure(v: dict[str, np.ndarray], classes: np.ndarray | None) -> go.Figure:
@@ -105,25 +104,16 @@ def latent_figure(v: dict[str, np.ndarray], classes: np.ndarray | None) -> go.Fi
     else:
         for c in np.unique(classes):
             traces.append(figures.scatter(points[classes == c], PALETTE[int(c) % len(PALETTE)], str(c), size=4))
-    for outline in v.get("latent_ellipses", []):
-        traces.append(go.Scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", line=dict(color="black", width=1),
-                                 hoverinfo="skip", showlegend=False))
-    fig = figures.layout(go.Figure(traces), "latent means of test points, 2σ posterior ellipses")
-    fig.update_layout(showlegend=classes is not None)
-    return fig
+    if "latent_ellipses" in v:
+        traces.append(figures.lines(v["latent_ellipses"], "black", 1))
+    return figures.figure(traces, "latent means of test points, 2σ posterior ellipses", showlegend=classes is not None)
 
 
 def mesh_figure(grid: np.ndarray, data: np.ndarray, axes) -> go.Figure:
     """Decoded means of a latent grid drawn as a mesh over the data: rows and columns of the grid as lines."""
-    lines = [*grid, *grid.transpose(1, 0, 2)]
-    traces = [figures.scatter(figures.thin(data, 500), figures.DATA_COLOUR, "data", size=2, opacity=0.3)]
-    traces += [go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", line=dict(color=figures.MODEL_COLOUR, width=1),
-                          hoverinfo="skip") for line in lines]
-    fig = go.Figure(traces)
-    if axes is not None:
-        fig.update_xaxes(range=[axes[0][0], axes[0][-1]])
-        fig.update_yaxes(range=[axes[1][0], axes[1][-1]])
-    return figures.layout(fig, "decoded latent grid E[x|z] over the data")
+    traces = [figures.scatter(figures.thin(data, 500), figures.DATA_COLOUR, "data", size=2, opacity=0.3),
+              figures.lines([*grid, *grid.transpose(1, 0, 2)], figures.MODEL_COLOUR, 1)]
+    return figures.figure(traces, "decoded latent grid E[x|z] over the data", axes=axes)
 
 
 def variance_figure(rows: np.ndarray) -> go.Figure:
@@ -131,11 +121,9 @@ def variance_figure(rows: np.ndarray) -> go.Figure:
     names = ["total derivative (MC KL)", "path derivative (MC KL)", "closed-form KL"]
     traces = [go.Scatter(x=rows[:, 0], y=rows[:, i + 1], mode="lines+markers", name=name)
               for i, name in enumerate(names) if np.isfinite(rows[:, i + 1]).any()]
-    fig = figures.layout(go.Figure(traces), "gradient variance w.r.t. the encoder, same minibatch", square=False)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.2))
-    fig.update_xaxes(title="step")
-    fig.update_yaxes(type="log", title="variance")
-    return fig
+    return figures.figure(traces, "gradient variance w.r.t. the encoder, same minibatch", square=False,
+                          showlegend=True, legend=dict(orientation="h", y=-0.2), xaxis=dict(title="step"),
+                          yaxis=dict(type="log", title="variance"))
 
 
 def draw_em(data: Dataset) -> None:
@@ -151,14 +139,13 @@ def draw_em(data: Dataset) -> None:
     if cols[2].button("10 rounds (E+M)", key="em_rounds"):
         for _ in range(20):
             em.step()
-    s = em.state()
-    it, is_m, ll, elbo = s["history"][-1]
-    last = "initial" if len(s["history"]) == 1 else ("M-step" if is_m else "E-step")
+    it, name, ll, elbo = em.history[-1]
+    last = {"init": "initial", "E": "E-step", "M": "M-step"}[name]
     st.markdown(f"round {int(it)}, after the **{last}**: mean log-likelihood **{ll:.6f}**, "
                 f"ELBO **{elbo:.6f}**, gap KL(q ‖ p(z|x)) = {ll - elbo:.2e} nats")
-    left, right = st.columns(2)
-    left.plotly_chart(em_figure(em.x, s), key="em_mixture")
-    right.plotly_chart(em_history_figure(s["history"]), key="em_history")
+    left, right = st.columns(2)  # the figures change only with a step: one entry per (EM run, half steps done)
+    memo.plotly_chart(left, "em_mixture", em, lambda: em_figure(em.x, em.state()), len(em.history))
+    memo.plotly_chart(right, "em_history", em, lambda: em_history_figure(em.state()["history"]), len(em.history))
 
 
 def em_figure(x: np.ndarray, s: dict[str, np.ndarray]) -> go.Figure:
@@ -166,18 +153,14 @@ def em_figure(x: np.ndarray, s: dict[str, np.ndarray]) -> go.Figure:
     owner = s["responsibilities"].argmax(1)
     traces = [figures.scatter(x[owner == j], PALETTE[j % len(PALETTE)], f"component {j}", size=3)
               for j in range(len(s["weights"]))]
-    traces += [go.Scatter(x=e[:, 0], y=e[:, 1], mode="lines", line=dict(color="black", width=1.5), hoverinfo="skip")
-               for e in s["ellipses"]]
-    return figures.layout(go.Figure(traces), "responsibilities (colour) and components (2σ)")
+    traces.append(figures.lines(s["ellipses"], "black", 1.5))
+    return figures.figure(traces, "responsibilities (colour) and components (2σ)")
 
 
 def em_history_figure(history: np.ndarray) -> go.Figure:
     step = np.arange(len(history))
-    fig = go.Figure([
+    return figures.figure([
         go.Scatter(x=step, y=history[:, 2], mode="lines+markers", name="log-likelihood"),
         go.Scatter(x=step, y=history[:, 3], mode="lines+markers", name="ELBO L(θ, q)"),
-    ])
-    fig = figures.layout(fig, "after each half step (E: equal, M: gap opens)", square=False)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.2))
-    fig.update_xaxes(title="half step")
-    return fig
+    ], "after each half step (E: equal, M: gap opens)", square=False, showlegend=True,
+        legend=dict(orientation="h", y=-0.2), xaxis=dict(title="half step"))

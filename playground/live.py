@@ -1,0 +1,39 @@
+"""The live panel: a fragment that redraws the run's latest snapshot on a browser-side timer.
+
+`draw` is one tick of it (the status line, the loss curves, the family's view); the
+benchmark (`playground.bench`) calls the same function to measure what an open page costs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from genmodels.models import MODELS
+
+from . import figures, history
+from .controls import status_line
+from .session import LIMITS, Run
+from .views import VIEWS
+
+
+def panel(run: Run) -> None:
+    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch)."""
+    fast = run.trainer.active
+
+    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
+    def tick() -> None:
+        if fast and not run.trainer.active:
+            st.rerun()  # training ended: full rerun to slow the timer and refresh the buttons
+        draw(run)
+
+    tick()
+
+
+def draw(run: Run) -> None:
+    """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures."""
+    t = run.trainer
+    t.heartbeat()
+    snap = t.snapshot()
+    status_line(snap)
+    st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
+    VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)

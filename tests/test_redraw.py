@@ -1,0 +1,119 @@
+"""Cheap redraws of the live panel: figures are built once per new visuals (and slider value), the
+loss chart carries the history's numbers, and the open-page benchmark returns sane records."""
+
+import dataclasses
+import math
+from collections import Counter
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from genmodels.data import load_dataset
+from genmodels.setup import Setup
+from genmodels.train import Snapshot
+from playground import bench, figures, memo
+
+LAYERS = 4
+
+
+def flow_visuals(seed: int) -> dict[str, np.ndarray]:
+    """What a flow's `visuals` holds on 2D data, made up: the view only draws it."""
+    rng = np.random.default_rng(seed)
+    g = np.linspace(-2, 2, 16, dtype=np.float32)
+    return {"grid_x": g, "grid_y": g, "log_density": rng.normal(size=16 * 16).astype(np.float32),
+            "samples": rng.normal(size=(200, 2)).astype(np.float32),
+            "stages": rng.normal(size=(LAYERS + 1, 100, 2)).astype(np.float32)}
+
+
+def page(shown, data, setup):  # an AppTest script: the flow view of whatever snapshot `shown` holds
+    from playground.views import flow
+
+    flow.draw(shown["snap"], data, setup)
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Count the calls of the figure builders the flow view uses."""
+    calls = Counter()
+    for name in ("heatmap", "samples_vs_data", "coloured_points"):
+        build = getattr(figures, name)
+        monkeypatch.setattr(figures, name, lambda *a, _b=build, _n=name, **k: calls.update([_n]) or _b(*a, **k))
+    return calls
+
+
+@pytest.fixture
+def flow_page():
+    shown = {"snap": Snapshot(step=10, visuals=flow_visuals(0), visuals_step=10)}
+    at = AppTest.from_function(page, args=(shown, load_dataset("moons", 0), Setup(data="moons", model="realnvp")),
+                               default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at, shown
+
+
+def test_a_redraw_with_the_same_visuals_builds_no_figure(flow_page, builds):
+    at, shown = flow_page
+    at.run()  # the first redraw in `flow_page` already built them
+    shown["snap"] = dataclasses.replace(shown["snap"], step=11)  # new losses, same visuals (same dict)
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 3
+    assert builds == {}
+
+
+def test_new_visuals_rebuild_every_figure_once(flow_page, builds):
+    at, shown = flow_page
+    shown["snap"] = Snapshot(step=20, visuals=flow_visuals(1), visuals_step=20)
+    at.run()
+    at.run()
+    assert builds == {"heatmap": 1, "samples_vs_data": 1, "coloured_points": 1}
+
+
+def test_moving_the_layer_slider_rebuilds_only_that_figure_and_moving_back_reuses_it(flow_page, builds):
+    at, _ = flow_page
+    at.slider(key="stage_k").set_value(1).run()
+    assert builds == {"coloured_points": 1}
+    assert at.get("plotly_chart")[2].proto.spec.count("after 1 of 4 layers") == 1
+    at.slider(key="stage_k").set_value(LAYERS).run()
+    assert builds == {"coloured_points": 1}  # k = 4 was built for the first redraw and is still kept
+
+
+def test_the_memo_keeps_the_most_recently_used_entries_only(monkeypatch):
+    monkeypatch.setattr(memo, "st", SimpleNamespace(session_state={}))
+    source = object()
+    for i in range(memo.SIZE + 5):
+        memo.get(i, source, lambda i=i: i)
+    assert memo.get(0, source, lambda: "rebuilt") == "rebuilt"  # evicted: the oldest went first
+    assert memo.get(memo.SIZE + 4, source, lambda: "rebuilt") == memo.SIZE + 4
+    assert memo.get(memo.SIZE + 4, object(), lambda: "new source") == "new source"
+    assert len(memo.st.session_state[memo.STATE_KEY]) == memo.SIZE
+
+
+def test_loss_chart_has_one_row_per_logged_point_of_each_series():
+    history = {"loss": np.array([[1, 3.0], [2, 2.5], [3, 2.0]]), "kl": np.array([[1, 0.5], [3, 0.25]])}
+    spec = figures.loss_chart(history)
+    rows = spec["datasets"][spec["data"]["name"]]
+    expected = pd.DataFrame([(s, k, v) for k, h in history.items() for s, v in h], columns=["step", "series", "value"])
+    pd.testing.assert_frame_equal(rows[["step", "series", "value"]].reset_index(drop=True), expected,
+                                  check_dtype=False)
+    assert set(spec["encoding"]) == {"x", "y", "color"}
+    assert len(figures.loss_chart({})["datasets"][figures.LOSS_DATA]) == 0
+
+
+def test_polylines_are_joined_by_one_gap_each():
+    a, b = np.zeros((3, 2)), np.ones((2, 2))
+    xy = figures.joined([a, b])
+    assert xy.shape == (6, 2) and np.isnan(xy[3]).all() and not np.isnan(np.delete(xy, 3, 0)).any()
+
+
+def test_the_open_page_bench_reports_finite_positive_rates():
+    records = bench.measure(seconds=0.5, repeats=1, warm_up=0.2, setups=(("moons", "realnvp"),))
+    [r] = records
+    for key in ("headless_steps_per_s", "visuals_steps_per_s", "page_steps_per_s", "visuals_ratio", "page_ratio",
+                "redraw_cpu_ms"):
+        assert math.isfinite(r[key]) and r[key] > 0, key
+    assert r["redraws"] >= 1 and r["page_ratio"] == pytest.approx(r["page_steps_per_s"] / r["headless_steps_per_s"])
+    text = bench.markdown(records, 0.5, 1)
+    assert text.startswith("## The open page") and "| moons | realnvp | 256 |" in text
