@@ -68,6 +68,7 @@ class Bench:
     run: Run
     app: AppTest
     cpu_s: list[float] = dataclasses.field(default_factory=list)
+    page_interval: float = LIMITS.refresh  # the trainer's visual interval as the open page last set it
     rates: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {m: [] for m in MODES})
 
     @classmethod
@@ -88,11 +89,12 @@ class Bench:
     def timed(self, mode: str, seconds: float) -> float:
         """Train for about `seconds` in `mode`; steps per wall-clock second."""
         t = self.run.trainer
-        t.visual_interval = None if mode == "headless" else LIMITS.refresh
+        t.visual_interval = {"headless": None, "visuals": LIMITS.refresh, "page": self.page_interval}[mode]
         before, start = t.step_count, time.perf_counter()
         t.start()
         if mode == "page":
             self.redraw_until(start + seconds)
+            self.page_interval = t.visual_interval  # as paced by the page (live.draw), for the next page run
         else:
             time.sleep(seconds)
         t.pause()  # returns once the running chunk has ended: every counted step is timed

@@ -6,6 +6,8 @@ benchmark (`playground.bench`) calls the same function to measure what an open p
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from genmodels.models import MODELS
@@ -29,11 +31,22 @@ def panel(run: Run) -> None:
     tick()
 
 
+PAGE_SHARE = 0.1  # of the time at most, the page spends building figures for new visuals
+
+
 def draw(run: Run) -> None:
-    """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures."""
+    """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures.
+
+    Building the figures for new visuals shares Python's GIL with training, so new visuals
+    are asked for no more often than that costs PAGE_SHARE of the time: every refresh for a
+    cheap view, less often for a rich one on a slow machine.
+    """
     t = run.trainer
     t.heartbeat()
-    snap = t.snapshot()
+    start, snap = time.thread_time(), t.snapshot()
     status_line(snap)
     st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
+    if snap.visuals_step != st.session_state.get("drawn_visuals_step"):
+        st.session_state["drawn_visuals_step"] = snap.visuals_step
+        t.visual_interval = max(LIMITS.refresh, (time.thread_time() - start) / PAGE_SHARE)

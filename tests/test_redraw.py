@@ -117,3 +117,34 @@ def test_the_open_page_bench_reports_finite_positive_rates():
     assert r["redraws"] >= 1 and r["page_ratio"] == pytest.approx(r["page_steps_per_s"] / r["headless_steps_per_s"])
     text = bench.markdown(records, 0.5, 1)
     assert text.startswith("## The open page") and "| moons | realnvp | 256 |" in text
+
+
+def test_a_figure_makes_its_dict_once_and_it_is_plotlys():
+    """st.plotly_chart asks every refresh; the cached dict must be the one plotly itself makes."""
+    points = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    fig = figures.samples_vs_data(points, points + 1)
+    assert fig.to_dict() is fig.to_dict()
+    plain = figures.go.Figure(fig)  # the same figure as a plain go.Figure: a dict of its own
+    assert figures.go.Figure(fig.to_dict()) == plain
+
+
+def live_page(run):  # an AppTest script: one tick of the live panel
+    from playground import live
+
+    live.draw(run)
+
+
+def test_new_visuals_are_asked_for_no_faster_than_the_page_can_draw_them(monkeypatch):
+    """After a redraw with new visuals that cost c seconds of CPU, the trainer's visuals come
+    at most every c / PAGE_SHARE seconds (and never faster than the refresh)."""
+    from playground import live
+
+    clock = iter([0.0, 0.2])  # a redraw that took 0.2 s of CPU
+    monkeypatch.setattr(live.time, "thread_time", lambda: next(clock))
+    trainer = SimpleNamespace(heartbeat=lambda: None, active=False, visual_interval=live.LIMITS.refresh,
+                              snapshot=lambda: Snapshot(step=10, visuals=flow_visuals(0), visuals_step=10))
+    run = SimpleNamespace(trainer=trainer, data=load_dataset("moons", 0), setup=Setup(data="moons", model="realnvp"))
+    at = AppTest.from_function(live_page, args=(run,), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert trainer.visual_interval == pytest.approx(max(live.LIMITS.refresh, 0.2 / live.PAGE_SHARE))
