@@ -62,10 +62,10 @@ MAX_STEPS = 1_000_000
 
 @dataclass(frozen=True)
 class Budget:
-    seconds: float = 3.0  # one timed run of one contender
+    seconds: float = 2.0  # one timed run of one contender
     warm_up: float = 0.5  # untimed first run of each contender (allocations, lazy init, first visuals)
     repeats: int = 3  # interleaved repeats; the median is reported
-    fit_seconds: float = 60.0  # training-time cap of one fit
+    fit_seconds: float = 30.0  # training-time cap of one fit
     eval_every: int = 50  # steps between held-out evaluations of a fit
     fit_data: tuple[str, ...] = ("moons", "8gaussians", "checkerboard")
     speed_data: tuple[str, ...] = tuple(SPEED_DATA)
