@@ -84,7 +84,7 @@ def coupling_net(shape: tuple[int, ...], hidden: int, depth: int) -> nn.Module:
 def glow_step(shape: tuple[int, ...], hidden: int, depth: int) -> list[Transform]:
     """ActNorm, 1x1 convolution, coupling: listed from the base side (the reverse of the data's path)."""
     c, h, w = channel_shape(shape)
-    mask = torch.cat([torch.ones(c // 2 * h * w), torch.zeros((c - c // 2) * h * w)])
+    mask = torch.cat([torch.ones(c // 2 * h * w, device="cpu"), torch.zeros((c - c // 2) * h * w, device="cpu")])
     return [AffineCoupling(mask, coupling_net(shape, hidden, depth)), InvertibleConv1x1(shape), ActNorm(shape)]
 
 

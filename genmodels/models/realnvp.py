@@ -52,8 +52,12 @@ class AffineCoupling(Transform):
 
 
 def alternating_masks(dim: int, layers: int) -> list[torch.Tensor]:
-    """Even dimensions pass through in even layers, odd dimensions in odd layers."""
-    even = (torch.arange(dim) % 2 == 0).float()
+    """Even dimensions pass through in even layers, odd dimensions in odd layers.
+
+    On the CPU whatever the default device: the couplings read them (nonzero) when built, also
+    when a model is built on the meta device only to count its parameters (`limits`).
+    """
+    even = (torch.arange(dim, device="cpu") % 2 == 0).float()
     return [even if k % 2 == 0 else 1 - even for k in range(layers)]
 
 
