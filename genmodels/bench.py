@@ -301,11 +301,12 @@ PEER_HEADER = ["peer", "its optimizer", "measure", "data", "batch", "threads", "
 
 def peer_ratios(records: list[dict]) -> list[list[str]]:
     """A row per peer record: our RealNVP (eager, compiled) over the peer in the same configuration,
-    as steps/s (speed) or as the peer's time to the target NLL over ours (fit: compiling included)."""
+    as steps/s (speed) or as the peer's time to the target NLL over ours (fit: compiling included;
+    a fit without a target, e.g. checkerboard's entropy gap alone, has no row)."""
     ours = {(_key(r), r["compiled"]): r for r in records if r["library"] == "genmodels" and r["model"] == "realnvp"}
     rows = []
     for r in records:
-        if r["library"] != "genmodels":
+        if r["library"] != "genmodels" and (r["kind"] == "speed" or r["target_nll"] is not None):
             ratios = [_ratio(ours.get((_key(r), compiled)), r) for compiled in (False, True)]
             measure = "steps/s" if r["kind"] == "speed" else f"time to NLL {r['target_nll']}"
             rows.append([r["library"], r["optimizer"], measure, r["data"], str(r["batch"]), str(r["threads"]),

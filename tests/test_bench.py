@@ -68,7 +68,8 @@ def test_markdown_has_a_row_per_record_and_the_peer_ratios(records):
     assert len(rows) == len(records)
     assert "torch:" in text and "cpu:" in text
     peer_rows = [line for line in against_peers.splitlines() if line.startswith("| ") and not line.startswith("| peer")]
-    assert len(peer_rows) == sum(r["library"] != "genmodels" for r in records)
+    assert len(peer_rows) == sum(r["library"] != "genmodels" and (r["kind"] == "speed" or r["target_nll"] is not None)
+                                 for r in records)
 
 
 def test_missing_peers_are_skipped_with_a_note(monkeypatch):
@@ -90,3 +91,23 @@ def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
     assert json.loads(out.read_text())[0]["library"] == "genmodels"
     assert md.read_text().startswith("# Benchmarks")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_peer_ratios_compare_like_with_like_and_skip_fits_without_a_target():
+    def rec(library, kind, data, target, time_s, rate, compiled=False):
+        return {"library": library, "model": "realnvp", "compiled": compiled, "kind": kind, "data": data,
+                "batch": 512, "threads": 1, "device": "cpu", "optimizer": "Adam", "target_nll": target,
+                "time_to_target_s": time_s, "steps_per_s": rate}
+
+    records = [
+        rec("genmodels", "speed", "moons", None, None, 60.0),
+        rec("genmodels", "speed", "moons", None, None, 90.0, compiled=True),
+        rec("zuko", "speed", "moons", None, None, 40.0),
+        rec("genmodels", "fit", "moons", 2.45, 5.0, 60.0),
+        rec("zuko", "fit", "moons", 2.45, 15.0, 40.0),
+        rec("genmodels", "fit", "checkerboard", None, None, 60.0),  # entropy gap only: no ratio
+        rec("zuko", "fit", "checkerboard", None, None, 40.0),
+    ]
+    rows = bench.peer_ratios(records)
+    assert [row[2:4] + row[-2:] for row in rows] == [["steps/s", "moons", "1.50x", "2.25x"],
+                                                     ["time to NLL 2.45", "moons", "3.00x", "–"]]
