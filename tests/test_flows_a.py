@@ -14,7 +14,7 @@ from genmodels.data import load_dataset
 from genmodels.energy import ENERGIES, Target, mesh, parse_energy, u1
 from genmodels.errors import UserError
 from genmodels.metrics import evaluate
-from genmodels.models import MODELS
+from genmodels.models import MODELS, sylvester
 from genmodels.models.planar import Planar
 from genmodels.models.radial import Radial
 from genmodels.models.sylvester import Sylvester
@@ -265,6 +265,49 @@ def test_cli_trains_reverse_kl_and_reports_it(capsys):
 def test_sylvester_q_is_orthogonal():
     q, _, _ = Sylvester(5, reflections=3).double().factors()
     torch.testing.assert_close(q @ q.T, torch.eye(5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("edge", [False, True])
+def test_sylvester_newton_and_back_substitution_find_the_same_root_and_gradients(edge):
+    """The two inverses of a Sylvester layer (whole-vector Newton, 1D solves from the last coordinate)
+    agree on the root and on its implicit-function gradients, also near the edge of invertibility
+    (R_ii R̃_ii = -tanh(2)² ≈ -0.93, where 1D Newton needs its bisection safeguard)."""
+    torch.manual_seed(4)
+    layer = Sylvester(6, reflections=3).double()
+    if edge:
+        with torch.no_grad():
+            layer.r_diag.fill_(2.0)
+            layer.r_tilde_diag.fill_(-2.0)
+            layer.r_raw.mul_(5)
+    x = 2 * torch.randn(7, 6, dtype=torch.float64, requires_grad=True)
+
+    def root_and_gradients(solve):
+        q, r, r_tilde = layer.factors()
+        v = solve(x @ q, r, r_tilde)
+        return v, torch.autograd.grad(v.sin().sum(), [x, *layer.parameters()])
+
+    v_newton, g_newton = root_and_gradients(layer.newton)
+    v_back, g_back = root_and_gradients(layer.back_substitution)
+    torch.testing.assert_close(v_newton, v_back, rtol=1e-10, atol=1e-10)
+    for a, b in zip(g_newton, g_back):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+    x_back, _ = layer(v_newton.detach() @ layer.factors()[0].T)
+    torch.testing.assert_close(x_back, x.detach(), rtol=1e-10, atol=1e-10)
+
+
+def test_sylvester_inverse_falls_back_to_back_substitution_when_newton_stops_short(monkeypatch):
+    monkeypatch.setattr(sylvester, "NEWTON_STEPS", 1)
+    torch.manual_seed(5)
+    layer = Sylvester(4, reflections=2).double()
+    with torch.no_grad():
+        layer.r_diag.fill_(1.0)  # far enough from the identity that one Newton step is not the root
+        z = torch.randn(9, 4, dtype=torch.float64)
+        x, log_det = layer(z)
+        q, r, r_tilde = layer.factors()
+        assert layer.newton(x @ q, r, r_tilde) is None
+        z_back, log_det_back = layer.inverse(x)
+    torch.testing.assert_close(z_back, z, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(log_det_back, -log_det, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", [n for n, cls in MODELS.items() if cls.family == "flow"])

@@ -9,9 +9,13 @@ R̃ R is triangular,
     log |det ∂g/∂z| = Σ_i log |1 + h'((R̃ Qᵀ z + b)_i) R̃_ii R_ii|.
 
 The diagonals R_ii = tanh(·), R̃_ii = tanh(·) give R̃_ii R_ii > -1 and so an invertible g
-(their Theorem 2). Inverse: with y = Qᵀx and v = Qᵀz, y = v + R h(R̃ v + b) is upper
-triangular in v, so back-substitution from the last coordinate solves one increasing 1D
-equation v_i + R_ii h(R̃_ii v_i + c_i) = t_i per coordinate.
+(their Theorem 2). Inverse: with y = Qᵀx and v = Qᵀz, F(v) = v + R h(R̃ v + b) - y = 0 is
+upper triangular in v. Newton's method on the whole vector, v ← v - J⁻¹F(v) with the
+triangular J = I + R diag(h') R̃, converges in a few steps; where it does not (or d is too
+large to form J per sample), back-substitution from the last coordinate solves one
+increasing 1D equation v_i + R_ii h(R̃_ii v_i + c_i) = t_i per coordinate, safeguarded.
+Both carry the implicit-function gradient dv = -J⁻¹ dF: Newton's root through one more step
+with J held fixed, v - J⁻¹(F - F̄) (F̄ = F detached: the same value), and each 1D root likewise.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import torch
 from torch import nn
 
 from .flow import Flow, FlowConfig, Transform
-from .roots import solve_increasing
+from .roots import TOLERANCE, solve_increasing
+
+NEWTON_STEPS = 20  # whole-vector Newton steps before falling back to back-substitution (4 are typical)
+NEWTON_MAX_DIM = 128  # forming J costs d³ per sample; d sequential 1D solves are cheaper above this
 
 
 def householder(v: torch.Tensor) -> torch.Tensor:
@@ -59,12 +66,41 @@ class Sylvester(Transform):
 
     def inverse(self, x):
         q, r, r_tilde = self.factors()
-        y, d = x @ q, x.shape[-1]
-        v: list[torch.Tensor] = [x.new_empty(0)] * d
-        h: list[torch.Tensor] = [x.new_empty(0)] * d
+        y = x @ q
+        v = self.newton(y, r, r_tilde) if x.shape[-1] <= NEWTON_MAX_DIM else None
+        v = self.back_substitution(y, r, r_tilde) if v is None else v
+        h = torch.tanh(v @ r_tilde.T + self.b)
+        log_det = torch.log1p((1 - h**2) * (r.diagonal() * r_tilde.diagonal())).sum(-1)
+        return v @ q.T, -log_det
+
+    def newton(self, y, r, r_tilde) -> torch.Tensor | None:
+        """The root v of F(v) = v + R h(R̃ v + b) - y by whole-vector Newton steps, or None if unconverged."""
+        with torch.no_grad():
+            v, tol = y.clone(), TOLERANCE[y.dtype]
+            for _ in range(NEWTON_STEPS):
+                h = torch.tanh(v @ r_tilde.T + self.b)
+                step = triangular_solve(jacobian(h, r, r_tilde), v + h @ r.T - y)
+                v = v - step
+                if not torch.isfinite(v).all():
+                    return None
+                if bool((step.abs() <= tol * (1 + v.abs())).all()):
+                    break
+            else:
+                return None
+        if not torch.is_grad_enabled():
+            return v
+        h = torch.tanh(v @ r_tilde.T + self.b)
+        residual = v + h @ r.T - y
+        return v - triangular_solve(jacobian(h.detach(), r.detach(), r_tilde.detach()), residual - residual.detach())
+
+    def back_substitution(self, y, r, r_tilde) -> torch.Tensor:
+        """The root, one coordinate at a time from the last: a safeguarded 1D solve each (`roots`)."""
+        d = y.shape[-1]
+        v: list[torch.Tensor] = [y.new_empty(0)] * d
+        h: list[torch.Tensor] = [y.new_empty(0)] * d
         for i in reversed(range(d)):
-            later_v = torch.stack(v[i + 1:], -1) if i < d - 1 else x.new_zeros(len(x), 0)
-            later_h = torch.stack(h[i + 1:], -1) if i < d - 1 else x.new_zeros(len(x), 0)
+            later_v = torch.stack(v[i + 1:], -1) if i < d - 1 else y.new_zeros(len(y), 0)
+            later_h = torch.stack(h[i + 1:], -1) if i < d - 1 else y.new_zeros(len(y), 0)
             c = later_v @ r_tilde[i, i + 1:] + self.b[i]
             t = y[:, i] - later_h @ r[i, i + 1:]
             r_ii, r_tilde_ii = r[i, i], r_tilde[i, i]
@@ -75,9 +111,17 @@ class Sylvester(Transform):
 
             v[i] = solve_increasing(coordinate, t, t - r_ii.abs(), t + r_ii.abs())
             h[i] = torch.tanh(r_tilde_ii * v[i] + c)
-        h_all = torch.stack(h, -1)
-        log_det = torch.log1p((1 - h_all**2) * (r.diagonal() * r_tilde.diagonal())).sum(-1)
-        return torch.stack(v, -1) @ q.T, -log_det
+        return torch.stack(v, -1)
+
+
+def jacobian(h: torch.Tensor, r: torch.Tensor, r_tilde: torch.Tensor) -> torch.Tensor:
+    """∂F/∂v = I + R diag(1 - h²) R̃ per sample, (n, d, d), upper triangular."""
+    return torch.eye(r.shape[0], dtype=r.dtype, device=r.device) + (r * (1 - h**2).unsqueeze(-2)) @ r_tilde
+
+
+def triangular_solve(j: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """J⁻¹ f per sample, for upper-triangular J (n, d, d) and f (n, d)."""
+    return torch.linalg.solve_triangular(j, f.unsqueeze(-1), upper=True).squeeze(-1)
 
 
 @dataclass(frozen=True)
