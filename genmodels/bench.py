@@ -6,9 +6,10 @@ otherwise) and, where installed, the peer libraries' RealNVP of the same size
 
 - `steps_per_s` headless (`Trainer(visual_interval=None)`), with 1 thread and all threads;
 - `ui_ratio` (1 thread, as the app trains): steps/s while the trainer also computes the
-  UI's visuals every `UI_INTERVAL` s (the app's refresh), over headless steps/s. Each UI
-  run starts with one visual due at once, so the ratio is slightly pessimistic for short
-  runs. (`python -m playground.bench` adds the cost of drawing them on an open page.);
+  UI's visuals every `UI_INTERVAL` s at most (the app's refresh), over headless steps/s.
+  It is timed over whole periods of the visuals (`ui_rate`), so a slow visual that comes
+  every few seconds counts once per period, neither never nor twice in a short window.
+  (`python -m playground.bench` adds the cost of drawing them on an open page.);
 - RealNVP once more with `TrainConfig.compile` (torch.compile), with `compile_s`, the
   seconds its first step took to compile (less when inductor's disk cache has the graph);
 - for exact-likelihood models on 2D data ("fit" records, 1 thread, batch 512): the
@@ -169,21 +170,45 @@ def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device) 
     return trainer, time.perf_counter() - start
 
 
-def timed_rate(trainer: Trainer, seconds: float, visual_interval: float | None = None) -> tuple[float, float]:
-    """Steps per wall-clock second and per CPU second of this process, over about `seconds`.
+def timed_rate(trainer: Trainer, seconds: float) -> tuple[float, float]:
+    """Headless steps per wall-clock second and per CPU second of this process, over about `seconds`.
 
-    The trainer's background worker runs as the app runs it; with an interval it also
-    computes visuals when due, as for an open page. `pause` returns once the running
-    chunk has ended, so every counted step is timed. CPU time ignores other processes
-    that compete for the cores, so on a shared machine it compares contenders better.
+    The trainer's background worker runs as the app runs it. `pause` returns once the
+    running chunk has ended, so every counted step is timed. CPU time ignores other
+    processes that compete for the cores, so on a shared machine it compares contenders better.
     """
-    trainer.visual_interval = visual_interval
+    trainer.visual_interval = None
     before, start, cpu = trainer.step_count, time.perf_counter(), time.process_time()
     trainer.start()
     time.sleep(seconds)
     trainer.pause()
     steps = trainer.step_count - before
     return steps / (time.perf_counter() - start), steps / max(time.process_time() - cpu, 1e-9)
+
+
+def ui_rate(trainer: Trainer, seconds: float, visual_interval: float = UI_INTERVAL) -> float:
+    """Steps per second while the worker also makes visuals every `visual_interval` s at most, as for
+    an open page: from one visuals' publication to the first one at least `seconds` later, so the
+    window holds whole periods (the visuals' time and the steps between them), however rare they are."""
+    trainer.visual_interval = visual_interval
+    trainer.start()
+    try:
+        step, start = next_visuals(trainer)
+        time.sleep(seconds)
+        end_step, end = next_visuals(trainer)
+    finally:
+        trainer.pause()
+    return (end_step - step) / (end - start)
+
+
+def next_visuals(trainer: Trainer, poll: float = 0.005, timeout: float = 300.0) -> tuple[int, float]:
+    """The step of the next visuals the running trainer publishes, and when they were seen."""
+    seen, deadline = trainer.snapshot().visuals_step, time.monotonic() + timeout
+    while (snap := trainer.snapshot()).visuals_step == seen:
+        if not trainer.active or time.monotonic() > deadline:
+            raise RuntimeError(f"no new visuals while timing the UI rate ({snap.status}: {snap.message})")
+        time.sleep(poll)
+    return snap.visuals_step, time.perf_counter()
 
 
 def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: int, device: torch.device,
@@ -195,7 +220,7 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
         ui = c.library == "genmodels" and (device.type != "cpu" or threads == 1)  # the app trains with one thread
         with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
             trainer, compile_s = make_trainer(c, data, batch, device)
-            timed_rate(trainer, budget.warm_up, UI_INTERVAL if ui else None)
+            ui_rate(trainer, budget.warm_up) if ui else timed_rate(trainer, budget.warm_up)
         runs.append((c, trainer, mem, compile_s, [], [], [] if ui else None))
     for _ in range(budget.repeats):
         for _c, trainer, _mem, _compile_s, wall, cpu, ui in runs:
@@ -203,7 +228,7 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
             wall.append(rates[0])
             cpu.append(rates[1])
             if ui is not None:
-                ui.append(timed_rate(trainer, budget.seconds, UI_INTERVAL)[0] / rates[0])
+                ui.append(ui_rate(trainer, budget.seconds) / rates[0])
     records = [
         record(c, data, batch, threads, device, mem, trainer, kind="speed", steps_per_s=statistics.median(wall),
                steps_per_cpu_s=statistics.median(cpu), ui_ratio=statistics.median(ui) if ui else None,
