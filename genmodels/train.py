@@ -32,7 +32,7 @@ COMPILING = "compiling the training step with torch.compile (seconds to a minute
 CHUNK_SECONDS = 0.1  # publish losses at least this often while running
 HANDOFF_SECONDS = 0.001  # the worker's pause between chunks, in which a waiting control takes the lock
 GRID_SIZE = 64
-VISUALS_SHARE = 0.15  # of the worker's time at most, so an open page costs training less than 20%
+LIVE_SHARE = 0.1  # of the time at most goes to live pictures: visuals here plus an open page drawing them
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
 TIMELINE_FRAMES = 50  # at most this many past visuals are kept for replay, evenly spread
 
@@ -91,6 +91,7 @@ class Trainer:
         self.build, self.data, self.config = build, data, config or TrainConfig()
         self.device = pick_device(device)
         self.visual_interval, self.limiter = visual_interval, limiter
+        self.page_cost = 0.0  # CPU seconds an open page last spent drawing new visuals (`_publish`)
         self.idle_timeout, self.drop_timeout = idle_timeout, drop_timeout
         self.train_x = torch.as_tensor(data.train, device=self.device)
         if data.dim == 2:
@@ -144,12 +145,12 @@ class Trainer:
                     out.update(self._optimise(phase.name))
         return out
 
-    def _chunk(self, max_steps: int, only: str | None = None, seconds: float = CHUNK_SECONDS) -> bool:
-        """Run up to max_steps rounds for about `seconds`; log their mean losses. False if it diverged."""
+    def _chunk(self, max_steps: int, only: str | None = None) -> bool:
+        """Run up to max_steps rounds for about CHUNK_SECONDS; log their mean losses. False if it diverged."""
         self._compile()
         good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         rows, start = [], time.perf_counter()
-        while len(rows) < max_steps and (not rows or time.perf_counter() - start < seconds):
+        while len(rows) < max_steps and (not rows or time.perf_counter() - start < CHUNK_SECONDS):
             rows.append(self._round(only))
         names = list(rows[0])
         values = torch.stack([torch.stack([r[n] for n in names]) for r in rows]).float().cpu().numpy()
@@ -209,7 +210,8 @@ class Trainer:
         """Make a new Snapshot. Visuals: None = when due, True/False = force.
 
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
-        they take at most VISUALS_SHARE of the worker's time, whatever the model and machine.
+        computing them here and drawing them on an open page (`page_cost`, CPU seconds the page reports per
+        new visuals; it shares the process) take at most LIVE_SHARE of the time, whatever the model and machine.
         """
         now = time.monotonic()
         if visuals is None:
@@ -218,7 +220,7 @@ class Trainer:
             self._visuals = {k: frozen(v) for k, v in self._compute_visuals().items()}
             cost = time.monotonic() - now
             self._visuals_step = self.step_count
-            self._visual_due = now + max(self.visual_interval or 0, cost / VISUALS_SHARE)
+            self._visual_due = now + max(self.visual_interval or 0, (cost + self.page_cost) / LIVE_SHARE)
             self._remember(Frame(self.step_count, self._visuals))
         self._snapshot = Snapshot(
             step=self.step_count,

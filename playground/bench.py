@@ -5,7 +5,7 @@ the app's own trainer (`session.new_trainer`: 1 torch thread, visuals at most on
 refresh) trains in its background thread while this measures steps/s
 
 - headless: `visual_interval=None`, nothing drawing;
-- visuals: the trainer computes the page's visuals every refresh, nothing drawing;
+- visuals: the trainer computes the page's visuals every refresh at most, nothing drawing;
 - page: as visuals, and this process also redraws the live panel every refresh
   (`live.draw`, the fragment's body: status line, loss curves, the family's view),
   as an open tab makes the server do.
@@ -68,7 +68,7 @@ class Bench:
     run: Run
     app: AppTest
     cpu_s: list[float] = dataclasses.field(default_factory=list)
-    page_interval: float = LIMITS.refresh  # the trainer's visual interval as the open page last set it
+    page_cost: float = 0.0  # CPU seconds per new visuals, as the open page last reported it to the trainer
     rates: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {m: [] for m in MODES})
 
     @classmethod
@@ -89,12 +89,13 @@ class Bench:
     def timed(self, mode: str, seconds: float) -> float:
         """Train for about `seconds` in `mode`; steps per wall-clock second."""
         t = self.run.trainer
-        t.visual_interval = {"headless": None, "visuals": LIMITS.refresh, "page": self.page_interval}[mode]
+        t.visual_interval = None if mode == "headless" else LIMITS.refresh
+        t.page_cost = self.page_cost if mode == "page" else 0.0
         before, start = t.step_count, time.perf_counter()
         t.start()
         if mode == "page":
             self.redraw_until(start + seconds)
-            self.page_interval = t.visual_interval  # as paced by the page (live.draw), for the next page run
+            self.page_cost = t.page_cost  # as reported by the page (live.draw), for the next page run
         else:
             time.sleep(seconds)
         t.pause()  # returns once the running chunk has ended: every counted step is timed

@@ -31,22 +31,20 @@ def panel(run: Run) -> None:
     tick()
 
 
-PAGE_SHARE = 0.1  # of the time at most, the page spends building figures for new visuals
-
-
 def draw(run: Run) -> None:
     """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures.
 
-    Building the figures for new visuals shares Python's GIL with training, so new visuals
-    are asked for no more often than that costs PAGE_SHARE of the time: every refresh for a
-    cheap view, less often for a rich one on a slow machine.
+    Building the figures for new visuals shares Python's GIL with training, so the page tells
+    the trainer what that cost (`Trainer.page_cost`): the trainer then makes new visuals no
+    more often than computing and drawing them together take its LIVE_SHARE of the time.
     """
     t = run.trainer
     t.heartbeat()
-    start, snap = time.thread_time(), t.snapshot()
+    snap = t.snapshot()
     status_line(snap)
     st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
+    start = time.thread_time()
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
     if snap.visuals_step != st.session_state.get("drawn_visuals_step"):
         st.session_state["drawn_visuals_step"] = snap.visuals_step
-        t.visual_interval = max(LIMITS.refresh, (time.thread_time() - start) / PAGE_SHARE)
+        t.page_cost = time.thread_time() - start

@@ -134,17 +134,17 @@ def live_page(run):  # an AppTest script: one tick of the live panel
     live.draw(run)
 
 
-def test_new_visuals_are_asked_for_no_faster_than_the_page_can_draw_them(monkeypatch):
-    """After a redraw with new visuals that cost c seconds of CPU, the trainer's visuals come
-    at most every c / PAGE_SHARE seconds (and never faster than the refresh)."""
+def test_the_page_tells_the_trainer_what_drawing_new_visuals_cost(monkeypatch):
+    """After a redraw with new visuals whose figures cost c seconds of CPU, the trainer knows c
+    (`page_cost`), which paces its next visuals (test_trainer)."""
     from playground import live
 
     clock = iter([0.0, 0.2])  # a redraw that took 0.2 s of CPU
     monkeypatch.setattr(live.time, "thread_time", lambda: next(clock))
-    trainer = SimpleNamespace(heartbeat=lambda: None, active=False, visual_interval=live.LIMITS.refresh,
+    trainer = SimpleNamespace(heartbeat=lambda: None, active=False, page_cost=0.0,
                               snapshot=lambda: Snapshot(step=10, visuals=flow_visuals(0), visuals_step=10))
     run = SimpleNamespace(trainer=trainer, data=load_dataset("moons", 0), setup=Setup(data="moons", model="realnvp"))
     at = AppTest.from_function(live_page, args=(run,), default_timeout=60)
     at.run()
     assert not at.exception
-    assert trainer.visual_interval == pytest.approx(max(live.LIMITS.refresh, 0.2 / live.PAGE_SHARE))
+    assert trainer.page_cost == pytest.approx(0.2)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from genmodels import train
 from genmodels.config import TrainConfig
 from genmodels.data import Dataset
 from genmodels.limiter import Limiter
@@ -173,6 +174,21 @@ def test_visuals_come_with_the_snapshot():
     v = t.snapshot().visuals
     assert set(v) >= {"grid_x", "grid_y"}
     assert t.snapshot().visuals_step == 5
+
+
+@pytest.mark.parametrize(("page_cost", "fresh_visuals"), [(0.0, True), (1e6, False)])
+def test_an_open_pages_drawing_cost_spaces_the_visuals(monkeypatch, page_cost, fresh_visuals):
+    """With no interval and all the time as the live share, visuals come after every chunk for a free
+    page (the chunk's step is the time they cost again). For a page that needs 1e6 s to draw them,
+    the visuals due when the cost became known are the last until the run's end."""
+    monkeypatch.setattr(train, "CHUNK_SECONDS", 0.0)  # one step per chunk
+    monkeypatch.setattr(train, "LIVE_SHARE", 1.0)
+    t = trainer(visual_interval=0.0)
+    t.page_cost = page_cost
+    drawn = []
+    t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))
+    assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [1, 1, 1, 1])
+    assert drawn[-1] == 5  # a run's end always brings fresh visuals
 
 
 def test_visuals_refresh_while_training_in_the_background():
