@@ -419,10 +419,11 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
         "",
         f"Median of {budget.repeats} interleaved runs of {budget.seconds:g} s per configuration. Timings on a "
         "shared machine are noisy: compare rows of one table (measured minutes apart), not separate runs. "
-        f"UI ratio = steps/s while the trainer also computes the page's visuals (every {UI_INTERVAL} s at most) "
-        "over headless steps/s. zuko and normflows are their RealNVP with our RealNVP's layers, width and "
-        "depth, trained by our Trainer on the same batches, once with torch's default Adam (as their docs "
-        "train them) and once with our fused Adam.",
+        f"UI ratio = steps/s while the trainer also computes the page's visuals (every {UI_INTERVAL} s at most, "
+        "and no more than LIVE_SHARE of the time) over headless steps/s, timed over whole periods of the "
+        "visuals. zuko and normflows are their RealNVP with our RealNVP's layers, width and depth, trained "
+        "by our Trainer on the same batches, once with torch's default Adam (as their docs train them) and "
+        "once with our fused Adam.",
         "",
         "## Training speed",
         "",
