@@ -12,7 +12,7 @@ $(VENV)/installed: requirements.txt
 	touch $@
 
 run: $(VENV)/installed
-	$(PY) -m streamlit run playground/app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) -m streamlit run playground/app.py --server.port $(PORT)
 
 test: $(VENV)/installed
 	$(PY) -m pytest -q
