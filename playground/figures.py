@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import altair as alt
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
 
 HEIGHT = 360
 IMAGE_WIDTH = 320  # pixels of an enlarged image grid
@@ -99,15 +99,18 @@ def loss_chart(history: dict[str, np.ndarray]) -> dict:
     """One line per logged quantity against the step: a Vega-Lite spec for `st.vega_lite_chart`.
 
     The spec Altair would write, built directly: Altair's validation and conversion cost
-    ~20 ms per refresh. Rows are (step, value, series), one block per quantity.
+    ~20 ms per refresh. Rows are (step, value, series), one block per quantity, in an Arrow
+    table with the series dictionary-encoded: Streamlit sends Arrow as is, 0.2 ms for 4000
+    rows where a pandas frame took 4.6 ms to convert.
     """
     names = list(history)
     rows = np.concatenate([history[k] for k in names]) if names else np.zeros((0, 2))
-    series = np.repeat(names, [len(history[k]) for k in names])
+    codes = np.repeat(np.arange(len(names), dtype=np.int32), [len(history[k]) for k in names])
+    series = pa.DictionaryArray.from_arrays(codes, pa.array(names, pa.string()))
     return {
         "$schema": alt.SCHEMA_URL,
         "data": {"name": LOSS_DATA},
-        "datasets": {LOSS_DATA: pd.DataFrame({"step": rows[:, 0], "value": rows[:, 1], "series": series})},
+        "datasets": {LOSS_DATA: pa.table({"step": rows[:, 0], "value": rows[:, 1], "series": series})},
         "mark": {"type": "line"},
         "encoding": {"x": {"field": "step", "type": "quantitative"},
                      "y": {"field": "value", "type": "quantitative", "scale": {"zero": False}},

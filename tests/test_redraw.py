@@ -94,12 +94,13 @@ def test_the_memo_keeps_the_most_recently_used_entries_only(monkeypatch):
 def test_loss_chart_has_one_row_per_logged_point_of_each_series():
     history = {"loss": np.array([[1, 3.0], [2, 2.5], [3, 2.0]]), "kl": np.array([[1, 0.5], [3, 0.25]])}
     spec = figures.loss_chart(history)
-    rows = spec["datasets"][spec["data"]["name"]]
+    rows = spec["datasets"][spec["data"]["name"]].to_pandas()
     expected = pd.DataFrame([(s, k, v) for k, h in history.items() for s, v in h], columns=["step", "series", "value"])
+    rows["series"] = rows["series"].astype(str)
     pd.testing.assert_frame_equal(rows[["step", "series", "value"]].reset_index(drop=True), expected,
                                   check_dtype=False)
     assert set(spec["encoding"]) == {"x", "y", "color"}
-    assert len(figures.loss_chart({})["datasets"][figures.LOSS_DATA]) == 0
+    assert figures.loss_chart({})["datasets"][figures.LOSS_DATA].num_rows == 0
 
 
 def test_polylines_are_joined_by_one_gap_each():
