@@ -26,11 +26,12 @@ $(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
 	touch $@
 
 # BENCH_FLAGS= (empty) for the full benchmark: every model, longer runs. The second command appends
-# what an open page costs training (about a minute) to the BENCHMARKS.md the first one wrote.
+# what an open page costs training (about a minute; three with longer runs) to the BENCHMARKS.md
+# the first one wrote.
 BENCH_FLAGS ?= --quick
 bench: $(VENV)/dev-installed
 	$(PY) -m genmodels bench $(BENCH_FLAGS)
-	$(PY) -m playground.bench --markdown BENCHMARKS.md
+	$(PY) -m playground.bench $(BENCH_FLAGS) --markdown BENCHMARKS.md
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

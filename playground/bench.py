@@ -1,4 +1,4 @@
-"""`python -m playground.bench [--seconds S] [--markdown FILE]`: what an open page costs training.
+"""`python -m playground.bench [--quick] [--seconds S] [--markdown FILE]`: what an open page costs training.
 
 For the default setup of each family (moons with realnvp, vae and gan; digits with vae)
 the app's own trainer (`session.new_trainer`: 1 torch thread, visuals at most once per
@@ -48,6 +48,7 @@ from .session import LIMITS, Run, new_trainer
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
 MODES = ("headless", "visuals", "page")
 LONG_RUN = 1_000_000  # steps: no run ends while it is measured
+QUICK_SECONDS, FULL_SECONDS = 1.0, 4.0  # per timed run
 
 
 def page(run, cpu_s):  # no annotations: AppTest runs this function's source as a script of its own
@@ -168,12 +169,15 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m playground.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per timed run (default 1.0)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SECONDS:g} s per timed run (as make bench)")
+    parser.add_argument("--seconds", type=float, default=FULL_SECONDS,
+                        help=f"seconds per timed run (default {FULL_SECONDS:g}; 1 s runs are noisy by about ±0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--markdown", type=Path, help="append the results as a section to this file")
     args = parser.parse_args(argv)
-    records = measure(args.seconds, args.repeats)
-    text = markdown(records, args.seconds, args.repeats)
+    seconds = QUICK_SECONDS if args.quick else args.seconds
+    records = measure(seconds, args.repeats)
+    text = markdown(records, seconds, args.repeats)
     print(text)
     if args.markdown:
         with args.markdown.open("a") as f:
