@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
     train.set_defaults(run=cmd_train)
     bench = sub.add_parser("bench", help="measure training speed, UI overhead, time to a target NLL and memory")
-    bench.add_argument("--quick", action="store_true", help="one model per family, short runs (under 3 minutes)")
+    bench.add_argument("--quick", action="store_true", help="one model per family, short runs (2-3 minutes)")
     bench.add_argument("--json", help="also write the records as a JSON list to this file")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="the markdown report (default BENCHMARKS.md)")
     bench.add_argument("--device", help="measure on this device only (default: the CPU, and the GPU if there is one)")
