@@ -78,8 +78,8 @@ class Sylvester(Transform):
         with torch.no_grad():
             v, tol = y.clone(), TOLERANCE[y.dtype]
             for _ in range(NEWTON_STEPS):
-                h = torch.tanh(v @ r_tilde.T + self.b)
-                step = triangular_solve(jacobian(h, r, r_tilde), v + h @ r.T - y)
+                h, f = self.residual(v, y, r, r_tilde)
+                step = triangular_solve(jacobian(h, r, r_tilde), f)
                 v = v - step
                 if not torch.isfinite(v).all():
                     return None
@@ -89,9 +89,13 @@ class Sylvester(Transform):
                 return None
         if not torch.is_grad_enabled():
             return v
+        h, f = self.residual(v, y, r, r_tilde)
+        return v - triangular_solve(jacobian(h.detach(), r.detach(), r_tilde.detach()), f - f.detach())
+
+    def residual(self, v, y, r, r_tilde) -> tuple[torch.Tensor, torch.Tensor]:
+        """h = tanh(R̃ v + b) and F(v) = v + R h - y."""
         h = torch.tanh(v @ r_tilde.T + self.b)
-        residual = v + h @ r.T - y
-        return v - triangular_solve(jacobian(h.detach(), r.detach(), r_tilde.detach()), residual - residual.detach())
+        return h, v + h @ r.T - y
 
     def back_substitution(self, y, r, r_tilde) -> torch.Tensor:
         """The root, one coordinate at a time from the last: a safeguarded 1D solve each (`roots`)."""
