@@ -217,7 +217,7 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
-        """Samples; for 2D the density on the grid and the layer stages, whose last stage are the samples
+        """Samples; for 2D the density on the grid and the layer stages, whose last stage is the samples
         (fixed base draws, so they move smoothly from frame to frame, for no extra pass); for reverse KL
         also the target density, all on the target's box (which replaces the data's grid)."""
         if grid is None and len(self.shape) == 3:
