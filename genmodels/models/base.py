@@ -42,6 +42,9 @@ class GenerativeModel(nn.Module):
     family: ClassVar[str]
     Config: ClassVar[type]
     levels: int | None = None  # grey levels of image data (Dataset.levels), set by Setup.build_model
+    # The run's random stream: every draw of the model's loss, samples and visuals takes
+    # `generator=self.generator`. The trainer sets it; None (torch's global generator) only for direct use.
+    generator: torch.Generator | None = None
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__()
