@@ -178,11 +178,11 @@ def timed_rate(trainer: Trainer, seconds: float) -> tuple[float, float]:
     processes that compete for the cores, so on a shared machine it compares contenders better.
     """
     trainer.visual_interval = None
-    before, start, cpu = trainer.step_count, time.perf_counter(), time.process_time()
+    before, start, cpu = trainer.training.step, time.perf_counter(), time.process_time()
     trainer.start()
     time.sleep(seconds)
     trainer.pause()
-    steps = trainer.step_count - before
+    steps = trainer.training.step - before
     return steps / (time.perf_counter() - start), steps / max(time.process_time() - cpu, 1e-9)
 
 
@@ -262,7 +262,7 @@ def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budge
             if train_s >= budget.fit_seconds or reached is not None and budget.stop_at_target:
                 break
     return record(c, data, FIT_BATCH, torch.get_num_threads(), device, mem, trainer, kind="fit",
-                  steps_per_s=trainer.step_count / train_s, steps_per_cpu_s=trainer.step_count / cpu_s,
+                  steps_per_s=trainer.training.step / train_s, steps_per_cpu_s=trainer.training.step / cpu_s,
                   time_to_target_s=reached, target_nll=target, compile_s=compile_s,
                   test_nll=nll, fit_seconds=train_s, status=status)
 
@@ -272,7 +272,7 @@ def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.
     base = {"library": c.library, "model": c.model, "compiled": c.compiled, "compile_s": None,
             "family": MODELS[c.model].family, "data": data.name,
             "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
-            "steps": trainer.step_count, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
+            "steps": trainer.training.step, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
             "time_to_target_s": None,
             "target_nll": None, "test_nll": None, "entropy": data.entropy, "peak_rss_mb": mem.rss_mb,
             "cuda_peak_mb": mem.cuda_mb}
@@ -282,7 +282,7 @@ def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.
 def optimizer_label(trainer: Trainer) -> str:
     """Each phase's optimiser, e.g. 'Adam (fused)' or 'Adam' (torch's default per-tensor loop on a CPU)."""
     return ", ".join(sorted({type(o).__name__ + (" (fused)" if o.defaults.get("fused") else "")
-                             for o in trainer.optimizers.values()}))
+                             for o in trainer.training.optimizers.values()}))
 
 
 # -- the whole run ----------------------------------------------------------------------------

@@ -44,12 +44,13 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     from .device import use_training_threads
     from .limits import Limits
     from .metrics import evaluate
-    from .train import Trainer
+    from .training.loop import Training
 
-    use_training_threads()
+    limits = Limits.from_env()
+    use_training_threads(limits.threads)
     data = setup.load_data()
-    Limits.from_env().check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
-    trainer = Trainer(lambda: setup.build_model(data), data, setup.train, device=device, visual_interval=None)
+    limits.check(setup, data)  # GENMODELS_MAX_* caps, if set, as in the app
+    trainer = Training(lambda: setup.build_model(data), data, setup.train, device=device)
     start = time.perf_counter()
     snap = run_with_progress(trainer, setup.train.steps)
     steps_per_s = snap.step / (time.perf_counter() - start)
@@ -80,17 +81,17 @@ def cmd_preset(args: argparse.Namespace, extra: list[str]) -> list[dict] | None:
     return [{"preset": preset.name, "run": run.label, **train_setup(run.setup, args.device)} for run in preset.runs]
 
 
-def run_with_progress(trainer, steps: int):
+def run_with_progress(training, steps: int):
     from tqdm import tqdm
 
     with tqdm(total=steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-        def update(snap):
-            bar.update(snap.step - bar.n)
-            loss = snap.history.get("loss")
-            if loss is not None and len(loss):
-                bar.set_postfix(loss=f"{loss[-1, 1]:.3f}")
+        def update(t):
+            bar.update(t.step - bar.n)
+            loss = t.history.curves.get("loss")
+            if loss is not None and loss.means:
+                bar.set_postfix(loss=f"{loss.means[-1]:.3f}")
 
-        return trainer.run(steps, on_chunk=update)
+        return training.run(steps, on_block=update)
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:

@@ -25,8 +25,8 @@ Loss = Callable[[torch.Tensor, str], dict[str, torch.Tensor]]
 # Dynamo keeps one graph per code object (Flow.loss serves every flow) and per config, phase and
 # shape; models of one config share theirs. A hosted app sees many configs, more than the default 8;
 # past the limit, raise (so that CompiledLoss says it trains eagerly) instead of going eager silently.
-torch._dynamo.config.recompile_limit = 64
-torch._dynamo.config.fail_on_recompile_limit_hit = True
+# Set for our compiled calls only: importing genmodels changes no process-wide setting.
+DYNAMO_SETTINGS = {"recompile_limit": 64, "fail_on_recompile_limit_hit": True}
 
 
 class CompiledLoss:
@@ -42,21 +42,26 @@ class CompiledLoss:
     def __call__(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
         if self.compiled is not None:
             try:
-                return self.compiled(x, phase)
+                with torch._dynamo.config.patch(**DYNAMO_SETTINGS):
+                    return self.compiled(x, phase)
             except Exception as e:  # any compiler failure: the eager loss still trains
                 self._fall_back(e)
         return self.eager(x, phase)
 
     def warm_up(self, x: torch.Tensor, phases: list[str]) -> None:
-        """Compile forward and backward of every phase now, on `x`, leaving weights, gradients and RNG as they were."""
-        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
-            for phase in phases:
-                if self.compiled is None:
-                    break
-                try:
-                    self.compiled(x, phase)["loss"].backward()
-                except Exception as e:  # as in __call__
-                    self._fall_back(e)
+        """Compile forward and backward of every phase now, on `x`, leaving weights, gradients and the
+        model's random stream as they were."""
+        rng = self.model.rng
+        state = rng.get_state() if rng is not None else None
+        for phase in phases:
+            if self.compiled is None:
+                break
+            try:
+                self(x, phase)["loss"].backward()
+            except Exception as e:  # as in __call__
+                self._fall_back(e)
+        if rng is not None:
+            rng.set_state(state)
         self.model.zero_grad(set_to_none=True)
         self.warm = True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from .errors import UserError
@@ -27,8 +25,8 @@ def pick_device(name: str | None = None) -> torch.device:
     return device
 
 
-def use_training_threads() -> int:
-    """Set torch's intra-op threads to $GENMODELS_THREADS, else 1, and return the number.
+def use_training_threads(threads: int) -> int:
+    """Set torch's intra-op threads (GENMODELS_THREADS, `Limits.threads`, default 1) and return the number.
 
     The models here are small: most ops are too short to split, so a second thread adds
     OpenMP barriers (about 1.6x the CPU per step here). On a busy CPU it is far worse: a
@@ -37,6 +35,5 @@ def use_training_threads() -> int:
     with two. Concurrent users are served by parallel trainers (the Limiter's slots), one
     thread each.
     """
-    threads = max(1, int(os.environ.get("GENMODELS_THREADS", "1")))
     torch.set_num_threads(threads)
     return threads

@@ -44,7 +44,6 @@ def gradient_variance(model, x: torch.Tensor, draws: int, seed: int = 0) -> dict
         if name == "closed" and not model.has_closed_kl:
             out[name] = float("nan")
             continue
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
+        with model.drawing_from(torch.Generator(model.device).manual_seed(seed)):
             out[name] = float(estimator_gradients(model, x, draws, name).var(0).mean())
     return out

@@ -26,22 +26,24 @@ import torch
 
 from genmodels.metrics import evaluate
 from genmodels.setup import Setup
+from genmodels.training.rng import Streams, building_with
 {imports}
 SETUP = {query}
 setup = Setup.from_query(SETUP)
 {load_data}
 x_train = torch.as_tensor(data.train)
 
-torch.manual_seed(setup.train.seed)
-model = setup.build_model(data)  # {model}: {config}
+streams = Streams.from_seed(setup.train.seed, torch.device("cpu"))  # the run's own random generators
+with building_with(streams.init):  # torch's layers draw their initial weights from the run's generator
+    model = setup.build_model(data)  # {model}: {config}
+model.use_rng(streams.torch)  # every draw of the model (noise, eps, dequantisation) and the batches
 model.init_from_data(x_train[:4096])
 optimizers = model.configure_optimizers(setup.train.lr)  # one optimiser per phase, e.g. D and G of a GAN
-batches = torch.Generator().manual_seed(setup.train.seed)
 
 for step in range(1, setup.train.steps + 1):
     for phase in model.phases():  # a likelihood model has one phase; a GAN has the critic's and the generator's
         for _ in range(phase.repeats):
-            x = x_train[torch.randint(len(x_train), (setup.train.batch_size,), generator=batches)]
+            x = x_train[torch.randint(len(x_train), (setup.train.batch_size,), generator=streams.torch)]
             losses = model.loss(x, phase.name)
             optimizers[phase.name].zero_grad(set_to_none=True)
             losses["loss"].backward()

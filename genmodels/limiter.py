@@ -10,6 +10,7 @@ starve a class.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -61,10 +62,8 @@ class Limiter:
             return len(self._active)
 
 
-def from_env() -> Limiter:
-    """The limiter for GENMODELS_MAX_TRAINERS and GENMODELS_TIME_SLICE."""
+@functools.cache
+def shared_limiter() -> Limiter:
+    """The process's limiter, for GENMODELS_MAX_TRAINERS and GENMODELS_TIME_SLICE, read on first use."""
     limits = Limits.from_env()
     return Limiter(limits.max_trainers, limits.time_slice)
-
-
-LIMITER = from_env()

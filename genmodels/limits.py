@@ -10,6 +10,9 @@ Per session (checked before a run is built, so a rejected setup leaves the curre
 Process-wide (the `limiter`):
     GENMODELS_MAX_TRAINERS   training threads at once; the others wait in a queue
     GENMODELS_TIME_SLICE     seconds a trainer keeps its slot while others wait (then it queues again)
+    GENMODELS_CHUNK_SECONDS  seconds of training between two snapshots (how often a page sees news; what a
+                             run records does not depend on it)
+    GENMODELS_THREADS        torch threads for training (process-wide)
 
 An unset or empty variable takes the caller's default; "none" removes a cap.
 """
@@ -47,6 +50,8 @@ class Limits:
     refresh: float = 0.25
     max_trainers: int = os.cpu_count() or 1
     time_slice: float | None = 2.0
+    chunk_seconds: float = 0.1
+    threads: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **defaults) -> Limits:

@@ -36,13 +36,12 @@ def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float | str]:
     """The final metrics that `train --json` reports: the sample metrics every family shares, then the
     family's own (its held-out metrics and, last, the exact test_nll where there is one)."""
     x = torch.as_tensor(data.test, device=model.device)
-    with torch.no_grad():
-        torch.manual_seed(EVAL_SEED)
+    with torch.no_grad(), model.drawing_from(torch.Generator(model.device).manual_seed(EVAL_SEED)):
         x_model = model.sample(N_EVAL).reshape(N_EVAL, -1).cpu().double().numpy()
         out = sample_metrics(x_model, data) if model.fits_data else {}
         out.update(model.metrics(x))
-    if model.has_log_prob and model.fits_data:
-        out["test_nll"] = test_nll(model, x)
+        if model.has_log_prob and model.fits_data:
+            out["test_nll"] = test_nll(model, x)
     return out
 
 

@@ -30,6 +30,8 @@ class Setup:
             raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.model_config is None:
             object.__setattr__(self, "model_config", MODELS[self.model].Config())
+        if not MODELS[self.model].uses_lr and self.train.lr != TrainConfig.lr:
+            raise UserError(f"{self.model} has its own learning rates (lr_g, lr_d): set those instead of lr")
 
     def load_data(self) -> Dataset:
         return load_dataset(self.data, self.train.seed)

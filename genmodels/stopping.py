@@ -1,9 +1,10 @@
 """Stop conditions: a run ends by itself when a logged curve reaches a target or stops improving.
 
-The step budget (`TrainConfig.steps`) is the third condition; the Trainer checks it
-itself. A condition looks at the logged history (name -> [(step, value), ...], one
-entry per chunk of steps, each the chunk's mean) after every chunk and returns why
-training should stop, or None.
+The step budget (`TrainConfig.steps`) is the third condition; the training loop checks it
+itself. A condition looks at the logged history (name -> [(step, value), ...], recorded by
+step: `training.history`) after every block of steps and returns why training should stop,
+or None. Both smooth over windows of steps, so one lucky minibatch decides nothing, and
+what they decide depends on the steps alone.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from dataclasses import dataclass
 from .errors import UserError
 
 History = dict[str, list[tuple[int, float]]]
+TARGET_WINDOW = 10  # a target is met by the mean over the last this many steps
+
+
+def window_means(rows: list[tuple[int, float]], window: int) -> list[tuple[int, float]]:
+    """Means of the rows in consecutive windows of `window` steps (steps 1..w, w+1..2w, ...), at each's last step."""
+    windows: dict[int, list[tuple[int, float]]] = {}
+    for step, value in rows:
+        windows.setdefault((step - 1) // window, []).append((step, value))
+    return [(w[-1][0], sum(v for _, v in w) / len(w)) for w in windows.values()]
 TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Stop once the latest logged value of `metric` is below (`<`) or above (`>`) `value`."""
+    """Stop once `metric`, averaged over the last TARGET_WINDOW steps, is below (`<`) or above (`>`) `value`."""
 
     metric: str
     op: str
@@ -29,7 +39,9 @@ class Target:
     def check(self, history: History, step: int) -> str | None:
         if self.metric not in history:
             return f"stop_when watches {self.metric!r}, but this model logs only {', '.join(history)}"
-        last = history[self.metric][-1][1]
+        rows = history[self.metric]
+        recent = [v for s, v in rows if s > rows[-1][0] - TARGET_WINDOW]
+        last = sum(recent) / len(recent)
         if last < self.value if self.op == "<" else last > self.value:
             return f"{self.metric} = {last:.4g} reached the target {self} at step {step}"
         return None
@@ -42,9 +54,9 @@ class Target:
 class Plateau:
     """Stop when the loss has not improved for `patience` steps (early stopping).
 
-    An improvement is a logged value below the best so far by more than
-    `tolerance`·|best|. Each logged value is already a chunk's mean, so single noisy
-    minibatches count little.
+    The loss is averaged over windows of patience/10 steps; an improvement is a window mean
+    below the best so far by more than `tolerance`·|best|. So single noisy minibatches count
+    little, and the stop comes `patience` steps after the last real improvement.
     """
 
     patience: int
@@ -55,7 +67,7 @@ class Plateau:
         if name is None:
             return None
         best, best_step = math.inf, 0
-        for s, v in history[name]:
+        for s, v in window_means(history[name], max(1, self.patience // 10)):
             if v < best - self.tolerance * abs(best if math.isfinite(best) else v):
                 best, best_step = v, s
         if step - best_step >= self.patience:

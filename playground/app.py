@@ -13,14 +13,13 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from any folder
 
-from genmodels.config import TrainConfig  # noqa: E402
-from genmodels.data import DATASETS, load_csv  # noqa: E402
+from genmodels.data import DATASETS  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
 from playground import byod, compare, downloads, lecture, live, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
-from playground.session import LIMITS, run_for, shared_dataset  # noqa: E402
+from playground.session import limits, run_for, shared_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CSV = "csv"
@@ -48,7 +47,7 @@ def sidebar(setup: Setup) -> Setup:
             current = setup.model_config if model == setup.model else MODELS[model].Config()
             model_config = widgets.config_widgets(MODELS[model].Config, current, f"{model}.")
         with st.expander("training", expanded=True):
-            train = widgets.config_widgets(TrainConfig, setup.train, "train.")
+            train = widgets.train_widgets(MODELS[model], setup.train, "train.")
     return Setup(data, model, model_config, train)
 
 
@@ -58,26 +57,26 @@ def dataset_label(name: str) -> str:
 
 def upload_csv() -> None:
     file = st.file_uploader("CSV of x, y points (header optional)", type=["csv", "txt", "tsv"], key="csv_file")
-    if file is None:
-        return
-    try:
-        st.session_state.csv_data = load_csv(file.getvalue(), name=file.name, max_rows=LIMITS.max_rows)
-        st.session_state.csv_text = file.getvalue().decode("utf-8", "replace")  # for the exported script
-    except UserError as e:
-        st.error(f"{file.name}: {e}")
+    if file is not None:
+        byod.use_upload(file, limits().max_rows)
 
 
 def resolve_data(setup: Setup):
     if setup.data != CSV:
         return shared_dataset(setup.data, setup.train.seed)
     if "csv_data" not in st.session_state:
-        raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {LIMITS.max_rows:,} "
+        raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {limits().max_rows:,} "
                         "rows)")
     return st.session_state.csv_data
 
 
 def main() -> None:
     st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide", **lecture.page_options())
+    try:
+        limits()  # GENMODELS_* settings, read once: a malformed one stops here with its name
+    except UserError as e:
+        st.error(str(e))
+        st.stop()
     st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)
     lecture.start()
     lecture.preset_picker()

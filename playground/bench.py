@@ -43,7 +43,7 @@ from streamlit.testing.v1 import AppTest
 from genmodels.data import load_dataset
 from genmodels.setup import Setup
 
-from .session import LIMITS, Run, new_trainer
+from .session import Run, limits, new_trainer
 
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
 MODES = ("headless", "visuals", "page")
@@ -90,9 +90,9 @@ class Bench:
     def timed(self, mode: str, seconds: float) -> float:
         """Train for about `seconds` in `mode`; steps per wall-clock second."""
         t = self.run.trainer
-        t.visual_interval = None if mode == "headless" else LIMITS.refresh
+        t.visual_interval = None if mode == "headless" else limits().refresh
         t.page_cost = self.page_cost if mode == "page" else 0.0
-        before, start = t.step_count, time.perf_counter()
+        before, start = t.training.step, time.perf_counter()
         t.start()
         if mode == "page":
             self.redraw_until(start + seconds)
@@ -100,7 +100,7 @@ class Bench:
         else:
             time.sleep(seconds)
         t.pause()  # returns once the running chunk has ended: every counted step is timed
-        return (t.step_count - before) / (time.perf_counter() - start)
+        return (t.training.step - before) / (time.perf_counter() - start)
 
     def redraw_until(self, end: float) -> None:
         """A redraw every refresh period, as the fragment's timer asks (back to back when one is late)."""
@@ -109,13 +109,13 @@ class Bench:
             self.app.run()
             if self.app.exception:
                 raise RuntimeError(f"the live panel failed: {self.app.exception[0].message}")
-            due = max(due + LIMITS.refresh, time.perf_counter())
+            due = max(due + limits().refresh, time.perf_counter())
             time.sleep(max(0.0, min(due, end) - time.perf_counter()))
 
     def record(self) -> dict:
         s = self.run.setup
         rate = {m: statistics.median(r) for m, r in self.rates.items()}
-        return {"data": s.data, "model": s.model, "batch": s.train.batch_size, "refresh_s": LIMITS.refresh,
+        return {"data": s.data, "model": s.model, "batch": s.train.batch_size, "refresh_s": limits().refresh,
                 "headless_steps_per_s": rate["headless"], "visuals_steps_per_s": rate["visuals"],
                 "page_steps_per_s": rate["page"], "visuals_ratio": rate["visuals"] / rate["headless"],
                 "page_ratio": rate["page"] / rate["headless"],
@@ -126,7 +126,7 @@ def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
             setups: tuple[tuple[str, str], ...] = SETUPS) -> list[dict]:
     """Steps/s of each setup headless, with visuals and with the page open; one record per setup."""
     saved = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the app trains (GENMODELS_TORCH_THREADS, default 1)
+    torch.set_num_threads(1)  # as the app trains (GENMODELS_THREADS, default 1)
     benches: list[Bench] = []
     try:
         for data, model in setups:
@@ -154,9 +154,9 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
         "",
         f"`python -m playground.bench`: the app's default setup of each family, trained by the app's trainer "
         f"(1 torch thread) for {seconds:g} s per mode, median of {repeats} interleaved repeats. Headless: no "
-        f"visuals; with visuals: the trainer computes the page's visuals every {LIMITS.refresh:g} s at most "
+        f"visuals; with visuals: the trainer computes the page's visuals every {limits().refresh:g} s at most "
         "(and, with the page's cost of drawing them, in LIVE_SHARE of the time); "
-        f"with the page: the live panel is also redrawn every {LIMITS.refresh:g} s in this process "
+        f"with the page: the live panel is also redrawn every {limits().refresh:g} s in this process "
         "(through Streamlit's AppTest). CPU ms per redraw: the script thread's CPU time of one redraw, "
         "averaged over redraws with and without new visuals.",
         "",

@@ -20,6 +20,7 @@ from genmodels.errors import UserError
 from . import figures
 
 CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
+UPLOADED, UPLOAD_ERROR = "byod.uploaded", "byod.upload_error"  # the parsed upload's file_id, its problem
 CLICKED = "byod.clicked"
 CANVAS_SIZE = 400
 STROKE_COPIES, STROKE_STD = 20, 0.08  # each drawn vertex becomes a blob of this many points
@@ -42,6 +43,21 @@ def panel() -> None:
     if CSV_DATA in st.session_state:
         data = st.session_state[CSV_DATA]
         st.caption(f"training on {data.name}: {len(data.train) + len(data.test):,} points, standardised")
+
+
+def use_upload(file, max_rows: int) -> None:
+    """Train on an uploaded CSV. It is parsed once per upload (Streamlit's `file_id`), not on every rerun:
+    a new Dataset each rerun would be a new setup, and its run would be replaced before it could train."""
+    if st.session_state.get(UPLOADED) != file.file_id:
+        st.session_state[UPLOADED] = file.file_id
+        try:
+            st.session_state[CSV_DATA] = load_csv(file.getvalue(), name=file.name, max_rows=max_rows)
+            st.session_state[CSV_TEXT] = file.getvalue().decode("utf-8", "replace")  # for the exported script
+            st.session_state[UPLOAD_ERROR] = None
+        except UserError as e:
+            st.session_state[UPLOAD_ERROR] = f"{file.name}: {e}"
+    if st.session_state[UPLOAD_ERROR]:
+        st.error(st.session_state[UPLOAD_ERROR])
 
 
 def use_points(points: np.ndarray, name: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from genmodels.config import TrainConfig
 from genmodels.data import Dataset
 from genmodels.models import MODELS
 from genmodels.setup import Setup
@@ -19,7 +18,7 @@ from genmodels.train import Snapshot
 
 from . import figures, history, memo, widgets
 from .controls import controls, status_line
-from .session import LIMITS, Run, close_run, run_for
+from .session import Run, close_run, limits, run_for
 from .views import VIEWS
 
 LETTERS = ("B", "C")
@@ -52,7 +51,7 @@ def run_widgets(letter: str, base: Setup) -> Setup:
                          format_func=lambda n: f"{n} ({MODELS[n].family})")
     current = base.model_config if model == base.model else MODELS[model].Config()
     model_config = widgets.config_widgets(MODELS[model].Config, current, f"{letter}.{model}.")
-    train = widgets.config_widgets(TrainConfig, base.train, f"{letter}.train.")
+    train = widgets.train_widgets(MODELS[model], base.train, f"{letter}.train.")
     return Setup(base.data, model, model_config, train)
 
 
@@ -72,7 +71,7 @@ def show(runs: list[Run], names: list[str]) -> None:
     controls([r.trainer for r in runs])
     fast = any(r.trainer.active for r in runs)
 
-    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
+    @st.fragment(run_every=limits().refresh if fast else max(2.0, limits().refresh))
     def panel() -> None:
         for r in runs:
             r.trainer.heartbeat()

@@ -14,7 +14,7 @@ from genmodels.models import MODELS
 
 from . import figures, history
 from .controls import status_line
-from .session import LIMITS, Run
+from .session import Run, limits
 from .views import VIEWS
 
 
@@ -22,7 +22,7 @@ def panel(run: Run) -> None:
     """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch)."""
     fast = run.trainer.active
 
-    @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
+    @st.fragment(run_every=limits().refresh if fast else max(2.0, limits().refresh))
     def tick() -> None:
         if fast and not run.trainer.active:
             st.rerun()  # training ended: full rerun to slow the timer and refresh the buttons

@@ -7,21 +7,25 @@ itself when the page's fragment stops sending heartbeats (a closed tab).
 
 from __future__ import annotations
 
-import os
+import functools
 from dataclasses import dataclass
 
 import streamlit as st
-import torch
 
 from genmodels.data import Dataset, load_dataset
+from genmodels.device import use_training_threads
 from genmodels.limits import Limits
 from genmodels.setup import Setup
 from genmodels.train import Trainer
 
-# The app's caps: GENMODELS_* environment variables, else these defaults (README, "Deploy for your class").
-LIMITS = Limits.from_env(max_params=20_000_000, idle_timeout=60.0, drop_timeout=600.0)
-# Sessions train in parallel threads; one torch thread each avoids oversubscribing the cores.
-torch.set_num_threads(int(os.environ.get("GENMODELS_TORCH_THREADS", "1")))
+
+@functools.cache
+def limits() -> Limits:
+    """The app's caps: GENMODELS_* environment variables, else these defaults (README, "Deploy for your class").
+
+    Read once, on first use (a malformed variable is a UserError that names it); importing changes nothing.
+    """
+    return Limits.from_env(max_params=20_000_000, idle_timeout=60.0, drop_timeout=600.0)
 
 
 @st.cache_resource(show_spinner="loading data…", max_entries=32)
@@ -41,7 +45,7 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
     run: Run | None = st.session_state.get(slot)
     if run is not None and run.setup == setup and run.data is data and run.trainer.model is not None:
         return run
-    LIMITS.check(setup, data)  # before closing the current run: a rejected setup leaves it intact
+    limits().check(setup, data)  # before closing the current run: a rejected setup leaves it intact
     if run is not None:
         run.trainer.close()
     st.session_state[slot] = Run(setup, data, new_trainer(setup, data))
@@ -49,9 +53,14 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
 
 
 def new_trainer(setup: Setup, data: Dataset) -> Trainer:
-    """The app's trainer: visuals at most once per page refresh; paused, then closed, without heartbeats."""
-    return Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=LIMITS.refresh,
-                   idle_timeout=LIMITS.idle_timeout, drop_timeout=LIMITS.drop_timeout)
+    """The app's trainer: visuals at most once per page refresh; paused, then closed, without heartbeats.
+
+    Sessions train in parallel threads, GENMODELS_THREADS torch threads in all (default 1: no oversubscription).
+    """
+    caps = limits()
+    use_training_threads(caps.threads)
+    return Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=caps.refresh,
+                   idle_timeout=caps.idle_timeout, drop_timeout=caps.drop_timeout)
 
 
 def close_run(slot: str) -> None:

@@ -7,18 +7,25 @@ import math
 
 import streamlit as st
 
-from genmodels.config import build_config, field_type
+from genmodels.config import TrainConfig, build_config, field_type
 from genmodels.errors import UserError
 
 
-def config_widgets(cls: type, current, prefix: str):
-    """Widgets for every field of `cls`, starting from `current`; returns the new config."""
-    values = {f.name: field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") for f in dataclasses.fields(cls)}
+def config_widgets(cls: type, current, prefix: str, hidden: tuple[str, ...] = ()):
+    """Widgets for every field of `cls` but the `hidden` ones (settings that do nothing here: they keep their
+    defaults); returns the new config."""
+    values = {f.name: f.default if f.name in hidden else field_widget(f, getattr(current, f.name), f"{prefix}{f.name}")
+              for f in dataclasses.fields(cls)}
     try:
         return build_config(cls, values)
     except UserError as e:  # a typed value the config refuses, e.g. an energy expression
         st.error(str(e))
         return current
+
+
+def train_widgets(model: type, current: TrainConfig, prefix: str) -> TrainConfig:
+    """The training settings for `model`: without lr where the model has its own (a GAN's lr_g, lr_d)."""
+    return config_widgets(TrainConfig, current, prefix, () if model.uses_lr else ("lr",))
 
 
 def field_widget(f: dataclasses.Field, value, key: str):

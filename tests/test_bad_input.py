@@ -345,7 +345,7 @@ def trained_app(monkeypatch):
 
     import playground.session
 
-    monkeypatch.setattr(playground.session, "LIMITS", CAPS)
+    monkeypatch.setattr(playground.session, "limits", lambda: CAPS)
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not at.exception and not at.error
     run = at.session_state["run"]
@@ -399,7 +399,7 @@ def test_app_survives_a_tampered_share_url(query, messages, monkeypatch):
 
     import playground.session
 
-    monkeypatch.setattr(playground.session, "LIMITS", CAPS)
+    monkeypatch.setattr(playground.session, "limits", lambda: CAPS)
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params.update(query)
     at.run()
@@ -416,7 +416,7 @@ def test_app_rejects_a_shared_model_over_the_cap_without_building_it(monkeypatch
 
     import playground.session
 
-    monkeypatch.setattr(playground.session, "LIMITS", CAPS)
+    monkeypatch.setattr(playground.session, "limits", lambda: CAPS)
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params.update(HUGE.to_query())
     at.run()

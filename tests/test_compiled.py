@@ -48,10 +48,11 @@ def test_compiled_loss_and_gradient_equal_the_eager_ones():
 
 
 def test_compiling_keeps_the_runs_batches_and_weights(eager_and_compiled):
-    """The warm-up compiles on a fixed batch under a forked RNG and discards its gradients, so a compiled
-    run takes the same batches and steps as the eager run of the same seed: same losses, same weights."""
+    """The warm-up compiles on a fixed batch, leaves the run's generator as it was and discards its gradients,
+    so a compiled run takes the same batches and steps as the eager run of the same seed: same losses, same
+    weights."""
     eager, fast, a, b = eager_and_compiled
-    assert fast.loss.warm and fast.loss.error is None
+    assert fast.training.loss.warm and fast.training.loss.error is None
     assert a.step == b.step == 20
     for (step_a, loss_a), (step_b, loss_b) in zip(a.history["loss"], b.history["loss"], strict=True):
         assert step_a == step_b and loss_b == pytest.approx(loss_a, rel=1e-4, abs=1e-5)

@@ -120,11 +120,11 @@ def test_trainers_share_one_slot_by_time_slices(data):
     first, second = trainer(data, limiter), trainer(data, limiter)
     try:
         first.start()
-        wait_for(lambda: first.step_count > 0, "the first trainer runs")
+        wait_for(lambda: first.training.step > 0, "the first trainer runs")
         second.start()
-        wait_for(lambda: second.step_count > 0, "the second trainer gets a turn")
-        mark = first.step_count
-        wait_for(lambda: first.step_count > mark, "the first trainer gets its slot back")
+        wait_for(lambda: second.training.step > 0, "the second trainer gets a turn")
+        mark = first.training.step
+        wait_for(lambda: first.training.step > mark, "the first trainer gets its slot back")
     finally:
         first.close()
         second.close()
@@ -137,10 +137,10 @@ def test_a_silent_page_pauses_training_then_frees_the_model(data):
     t = trainer(data, limiter, idle_timeout=0.2, drop_timeout=1.5)
     model = weakref.ref(t.model)
     t.start()
-    wait_for(lambda: t.step_count > 0, "training starts")
+    wait_for(lambda: t.training.step > 0, "training starts")
     wait_for(lambda: t.snapshot().status == "paused", "the run is paused for want of heartbeats")
     assert "without a page refresh" in t.snapshot().message and limiter.active == 0
-    step = t.step_count
+    step = t.training.step
     wait_for(lambda: t.snapshot().status == "closed", "the run is closed")
     t._thread.join(timeout=10)
     assert not t._thread.is_alive() and t.model is None and t.snapshot().step == step
@@ -157,7 +157,7 @@ def test_heartbeats_keep_a_run_going_and_resume_restarts_a_paused_one(data):
             time.sleep(0.05)
         assert t.snapshot().status in ("running", "queued") and t.active
         wait_for(lambda: t.snapshot().status == "paused", "the silent run pauses")
-        step = t.step_count
+        step = t.training.step
         t.start()  # pressing Resume counts as a heartbeat
         wait_for(lambda: t.snapshot().step > step, "the resumed run trains again")
         assert t.snapshot().message == ""

@@ -15,7 +15,8 @@ from genmodels.data import Dataset
 from genmodels.errors import UserError
 from genmodels.models import GenerativeModel
 from genmodels.stopping import Plateau, Target, parse_target
-from genmodels.train import TIMELINE_FRAMES, Trainer
+from genmodels.train import Trainer
+from genmodels.training.snapshot import TIMELINE_FRAMES
 
 
 @dataclass(frozen=True)

@@ -103,13 +103,13 @@ def test_a_control_is_served_within_a_few_chunks_while_a_fast_model_trains(monke
     """Locks are not fair: a worker that re-took its lock at once after each chunk kept a pause waiting
     for about 120 chunks here (12 s), and for ever on a GPU. Between chunks it must let a waiting control in."""
     t = trainer(steps=10**9, visual_interval=None)
-    chunks, chunk = [0], Trainer._chunk
+    chunks, chunk = [0], Trainer._block
 
     def counted(self, *args, **kwargs):
         chunks[0] += 1
         return chunk(self, *args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "_chunk", counted)
+    monkeypatch.setattr(Trainer, "_block", counted)
     waited = []
     for _ in range(10):
         t.start()
@@ -181,9 +181,8 @@ def test_an_open_pages_drawing_cost_spaces_the_visuals(monkeypatch, page_cost, f
     """With no interval and all the time as the live share, visuals come after every chunk for a free
     page (the chunk's step is the time they cost again). For a page that needs 1e6 s to draw them,
     the visuals due when the cost became known are the last until the run's end."""
-    monkeypatch.setattr(train, "CHUNK_SECONDS", 0.0)  # one step per chunk
     monkeypatch.setattr(train, "LIVE_SHARE", 1.0)
-    t = trainer(visual_interval=0.0)
+    t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
     t.page_cost = page_cost
     drawn = []
     t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))

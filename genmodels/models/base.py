@@ -7,6 +7,7 @@ the app and the metrics use `sample`, `log_prob` (where exact) and `visuals`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -41,10 +42,11 @@ class GenerativeModel(nn.Module):
 
     family: ClassVar[str]
     Config: ClassVar[type]
+    uses_lr: ClassVar[bool] = True  # False: the model's own settings give its learning rates (a GAN's lr_g, lr_d)
     levels: int | None = None  # grey levels of image data (Dataset.levels), set by Setup.build_model
     # The run's random stream: every draw of the model's loss, samples and visuals takes
-    # `generator=self.generator`. The trainer sets it; None (torch's global generator) only for direct use.
-    generator: torch.Generator | None = None
+    # `generator=self.rng`. The training loop sets it; None (torch's global generator) only for direct use.
+    rng: torch.Generator | None = None
 
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__()
@@ -98,6 +100,22 @@ class GenerativeModel(nn.Module):
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         """Arrays for the family's plots, given a (G*G, 2) grid over the 2D data (empty for images)."""
         return {}
+
+    def use_rng(self, rng: torch.Generator | None) -> None:
+        """Draw from `rng` from now on, in this model and the models inside it (a VAE's flow prior)."""
+        for m in self.modules():
+            if isinstance(m, GenerativeModel):
+                m.rng = rng
+
+    @contextmanager
+    def drawing_from(self, rng: torch.Generator):
+        """Draw from `rng` within the block (visuals, metrics), then from the run's stream again."""
+        previous = self.rng
+        self.use_rng(rng)
+        try:
+            yield self
+        finally:
+            self.use_rng(previous)
 
     @property
     def device(self) -> torch.device:

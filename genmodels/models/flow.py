@@ -141,7 +141,7 @@ class Flow(GenerativeModel):
         """y = (x·(L−1) + u)/L for image data, x itself for continuous data."""
         if self.levels is None:
             return x
-        return (x * (self.levels - 1) + torch.rand_like(x)) / self.levels
+        return (x * (self.levels - 1) + torch.rand_like(x, generator=self.rng)) / self.levels
 
     def quantise(self, y: torch.Tensor) -> torch.Tensor:
         """The grey level k/(L−1) whose dequantisation cell [k/L, (k+1)/L) holds y (clipped to [0, 1])."""
@@ -163,7 +163,8 @@ class Flow(GenerativeModel):
 
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent layers start from the data, or for reverse KL (no data) from N(0, I)."""
-        init_from_data(self.transforms, self.dequantise(x) if self.target is None else torch.randn_like(x))
+        start = self.dequantise(x) if self.target is None else torch.randn_like(x, generator=self.rng)
+        init_from_data(self.transforms, start)
 
     def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
         """Maximum likelihood: the mean negative log-likelihood (forward KL); or the reverse KL."""
@@ -177,7 +178,7 @@ class Flow(GenerativeModel):
 
         With x = g(z), z ~ N(0, I): -log q(x) = -log N(z) + log |det ∂x/∂z| estimates the entropy H(q).
         """
-        z = torch.randn(n, self.dim, device=self.device)
+        z = torch.randn(n, self.dim, device=self.device, generator=self.rng)
         x, log_det = self.from_base(z)
         energy = self.target.energy(x).mean()
         entropy = (log_det - standard_normal_log_prob(z)).mean()
@@ -192,7 +193,7 @@ class Flow(GenerativeModel):
         return stages
 
     def sample(self, n: int) -> torch.Tensor:
-        return self.quantise(self.from_base(torch.randn(n, self.dim, device=self.device))[0])
+        return self.quantise(self.from_base(torch.randn(n, self.dim, device=self.device, generator=self.rng))[0])
 
     @torch.no_grad()
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:

@@ -176,6 +176,7 @@ class GAN(GenerativeModel):
     """
 
     family = "gan"
+    uses_lr = False  # lr_g and lr_d
     Config = GANConfig
     critic_label = "D(x)"
 
@@ -225,7 +226,7 @@ class GAN(GenerativeModel):
         return [Phase("D", self.config.n_critic), Phase("G")]
 
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        """Adam for each network with its own learning rate (the shared `lr` is unused)."""
+        """Adam for each network with its own learning rate (the training `lr` does not apply: `uses_lr`)."""
         c = self.config
         betas = (c.beta1, c.beta2)
         return {"D": torch.optim.Adam(self.critic_net.parameters(), lr=c.lr_d, betas=betas),
@@ -238,7 +239,7 @@ class GAN(GenerativeModel):
         return self.generator(z)
 
     def loss(self, x: torch.Tensor, phase: str = "D") -> dict[str, torch.Tensor]:
-        z = torch.randn(len(x), self.config.latent_dim, device=x.device)
+        z = torch.randn(len(x), self.config.latent_dim, device=x.device, generator=self.rng)
         if phase == "G":
             return {"loss": self.g_loss(self.critic(self.generate(z)))}
         with torch.no_grad():
@@ -267,7 +268,7 @@ class GAN(GenerativeModel):
 
     # -- using the model ----------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
-        return self.generate(torch.randn(n, self.config.latent_dim, device=self.device))
+        return self.generate(torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng))
 
     def generator_gradient(self, x_fake: torch.Tensor) -> torch.Tensor:
         """-∂ℓ_G/∂x for each fake point: where the generator loss pushes it (GAN Lab's arrows)."""
@@ -402,5 +403,5 @@ class WGANGP(WassersteinGAN):
 
     def penalty(self, x_real, x_fake):
         """λ E[(‖∇f(x̂)‖ - 1)²] on random interpolates between data and fakes."""
-        eps = torch.rand(len(x_real), device=x_real.device)
+        eps = torch.rand(len(x_real), device=x_real.device, generator=self.rng)
         return self.config.gp_lambda * gradient_penalty(self.critic, x_real, x_fake, eps)

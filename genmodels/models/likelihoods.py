@@ -26,7 +26,7 @@ class Likelihood:
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def sample(self, params: torch.Tensor) -> torch.Tensor:
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def marginal_params(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,9 +51,9 @@ class Gaussian(Likelihood):
     def mean(self, params):
         return self.split(params)[0]
 
-    def sample(self, params):
+    def sample(self, params, generator=None):
         mean, log_std = self.split(params)
-        return mean + log_std.exp() * torch.randn_like(mean)
+        return mean + log_std.exp() * torch.randn_like(mean, generator=generator)
 
     def marginal_params(self, x):
         return torch.cat([x.mean(0), x.std(0).clamp(min=1e-3).log()])
@@ -74,8 +74,8 @@ class Bernoulli(Likelihood):
     def mean(self, params):
         return torch.sigmoid(params)
 
-    def sample(self, params):
-        return torch.bernoulli(torch.sigmoid(params))
+    def sample(self, params, generator=None):
+        return torch.bernoulli(torch.sigmoid(params), generator=generator)
 
 
 class ContinuousBernoulli(Likelihood):
@@ -90,8 +90,10 @@ class ContinuousBernoulli(Likelihood):
     def mean(self, params):
         return TorchContinuousBernoulli(logits=params, validate_args=False).mean
 
-    def sample(self, params):
-        return TorchContinuousBernoulli(logits=params, validate_args=False).sample()
+    def sample(self, params, generator=None):
+        """By inversion: x = F⁻¹(u), u ~ U(0, 1)."""
+        u = torch.rand_like(params, generator=generator)
+        return TorchContinuousBernoulli(logits=params, validate_args=False).icdf(u)
 
 
 LIKELIHOODS: dict[str, type[Likelihood]] = {

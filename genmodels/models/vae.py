@@ -149,7 +149,7 @@ class VAE(GenerativeModel):
         the gradient reaches φ only through z.
         """
         mu, log_std = q.mu, q.log_std
-        z = mu + log_std.exp() * torch.randn(k, *mu.shape, device=mu.device, dtype=mu.dtype)
+        z = mu + log_std.exp() * torch.randn(k, *mu.shape, device=mu.device, dtype=mu.dtype, generator=self.rng)
         if self.posterior_flow is None:
             if estimator == "path":
                 mu, log_std = mu.detach(), log_std.detach()
@@ -180,7 +180,8 @@ class VAE(GenerativeModel):
     def prior_sample(self, n: int) -> torch.Tensor:
         if self.prior is None:
             weight = next(self.parameters())
-            return torch.randn(n, self.config.latent, device=weight.device, dtype=weight.dtype)
+            return torch.randn(n, self.config.latent, device=weight.device, dtype=weight.dtype,
+                               generator=self.rng)
         return self.prior.sample(n)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -262,8 +263,7 @@ class VAE(GenerativeModel):
     def metrics(self, x_test: torch.Tensor) -> dict[str, float]:
         """Mean test ELBO and the IWAE-k negative log-likelihood bound, in nats per example."""
         k = self.config.iwae_k
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
+        with self.drawing_from(torch.Generator(self.device).manual_seed(0)):
             elbo, iwae = (torch.cat(b) for b in zip(*(self.bounds(x, k) for x in x_test.split(EVAL_POINTS))))
         return {"test_elbo": float(elbo.mean()), "test_nll": float(-iwae.mean()), "iwae_k": k}
 
@@ -271,7 +271,7 @@ class VAE(GenerativeModel):
     def sample(self, n: int) -> torch.Tensor:
         """x ~ p(x|z), z ~ p(z) for 2D data; for images the decoder means E[x|z] (no pixel speckle)."""
         params = self.decode(self.prior_sample(n))
-        return self.likelihood.mean(params) if self.is_image else self.likelihood.sample(params)
+        return self.likelihood.mean(params) if self.is_image else self.likelihood.sample(params, self.rng)
 
     def images(self, x: torch.Tensor) -> np.ndarray:
         """Flat rows to (n, H, W) greyscale (or (n, C, H, W)) arrays."""
