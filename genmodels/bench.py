@@ -17,9 +17,9 @@ otherwise) and, where installed, the peer libraries' RealNVP of the same size
   `TARGET_NLL`, the held-out NLL at the end, and the data's entropy where known
   (`Dataset.entropy`: 8gaussians by Monte Carlo, checkerboard log 32; see
   `genmodels.data`), so test_nll - entropy is the gap to the best possible model;
-- peak resident memory of the process while a contender is built and warmed up
-  (Linux: VmHWM after resetting it; elsewhere the lifetime maximum) and, on CUDA,
-  peak allocated memory.
+- the resident memory a contender adds while it is built and warmed up: the process's
+  peak over that time (Linux: VmHWM after resetting it) less its size when it began, so
+  contenders measured earlier and still alive do not count (on CUDA: peak allocated memory).
 
 Timings on a shared CPU are noisy, so contenders are measured interleaved (each
 repeat visits every contender once, back to back) and the median is reported;
@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+import psutil
 import torch
 
 from . import peers
@@ -127,10 +128,10 @@ def missing_peers() -> list[str]:
 
 # -- memory -----------------------------------------------------------------------------------
 class PeakMemory:
-    """Peak resident memory of this process over a `with` block, and peak CUDA memory on `device`."""
+    """Resident memory a `with` block adds at its peak (over the RSS when it began), and peak CUDA memory."""
 
     def __init__(self, device: torch.device):
-        self.device, self.rss_mb, self.cuda_mb = device, None, None
+        self.device, self.rss_mb, self.cuda_mb, self.baseline_mb = device, None, None, 0.0
 
     def __enter__(self) -> PeakMemory:
         try:  # Linux: writing 5 to clear_refs resets VmHWM to the current RSS
@@ -138,12 +139,13 @@ class PeakMemory:
                 f.write("5")
         except OSError:
             pass
+        self.baseline_mb = psutil.Process().memory_info().rss / 2**20
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.rss_mb = peak_rss_mb()
+        self.rss_mb = max(0.0, peak_rss_mb() - self.baseline_mb)
         if self.device.type == "cuda":
             self.cuda_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
 
@@ -428,7 +430,7 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
         "## Training speed",
         "",
         *table(["library", "model", "optimizer", "data", "batch", "threads", "device", "steps/s", "steps/CPU s",
-                "UI ratio", "peak RSS MB"], [speed_row(r) for r in records if r["kind"] == "speed"]),
+                "UI ratio", "added RSS MB"], [speed_row(r) for r in records if r["kind"] == "speed"]),
         "",
         f"## Time to a held-out NLL (batch {FIT_BATCH}, 1 CPU thread, at most {budget.fit_seconds:g} s of "
         f"training, evaluated every {budget.eval_every} steps, {stop})",
@@ -437,7 +439,7 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
         "of its components; checkerboard log 32, uniform on 8 squares of area 4. Gap = test NLL − entropy.",
         "",
         *table(["library", "model", "data", "target NLL", "time to target s", "steps", "steps/s", "test NLL",
-                "entropy", "gap", "peak RSS MB"], [fit_row(r) for r in records if r["kind"] == "fit"]),
+                "entropy", "gap", "added RSS MB"], [fit_row(r) for r in records if r["kind"] == "fit"]),
     ]
     ratios = peer_ratios(records)
     if ratios:

@@ -176,3 +176,29 @@ def test_a_malformed_setting_is_named_when_it_is_read():
     with pytest.raises(UserError, match="GENMODELS_CHUNK_SECONDS"):
         Limits.from_env({"GENMODELS_CHUNK_SECONDS": "-1"})
     assert Limits.from_env({"GENMODELS_CHUNK_SECONDS": "10", "GENMODELS_THREADS": "2"}).chunk_seconds == 10
+
+
+def test_a_share_url_opened_in_a_second_session_reproduces_the_loss_curve_exactly():
+    """Two sessions (two browsers) open the same share URL and train at the same time: same curve, bit for bit."""
+    from pathlib import Path
+
+    from app_helpers import wait_until as rerun_until
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
+    url = {"data": "moons", "model": "realnvp", "layers": "2", "hidden": "16", "steps": "60", "seed": "3"}
+    pages = [AppTest.from_file(app, default_timeout=120) for _ in range(2)]
+    for page in pages:
+        page.query_params.update(url)
+        page.run()
+        page.button(key="train").click().run()
+    try:
+        for page in pages:
+            rerun_until(page, lambda p=page: p.session_state["run"].trainer.snapshot().status == "done")
+        first, second = (p.session_state["run"].trainer.snapshot().history for p in pages)
+        assert first.keys() == second.keys() and len(first["loss"]) == 60
+        for name in first:
+            np.testing.assert_array_equal(first[name], second[name])
+    finally:
+        for page in pages:
+            page.session_state["run"].trainer.close()
