@@ -186,7 +186,7 @@ class Trainer:
             if self.training is not None:
                 if self.training.status in ("running", "queued"):
                     self.training.status = "paused"
-                self._publish(visuals=False)
+                self._publish(visuals=self.visual_interval is not None)  # a paused page shows the step it is on
             self._cond.notify_all()
 
     def step(self, phase: str | None = None) -> None:
@@ -207,7 +207,7 @@ class Trainer:
             if self.training is not None:
                 if self.training.status not in ("diverged", "closed", "ready"):
                     self.training.status = "stopped"
-                self._publish(visuals=False)
+                self._publish(visuals=self.visual_interval is not None)
             self._cond.notify_all()
 
     def reset(self) -> None:

@@ -195,3 +195,17 @@ def test_visuals_refresh_while_training_in_the_background():
     t.start()
     assert wait_for(lambda: t.snapshot().visuals_step > 0 and t.snapshot().status == "running")
     t.close()
+
+
+@pytest.mark.parametrize("control", ["pause", "stop"])
+def test_a_paused_or_stopped_run_shows_the_pictures_of_the_step_it_is_on(control):
+    """Pictures are budgeted while training (a lecturer once paused at step 279 beside pictures of step 36);
+    once training halts, the snapshot's visuals are of its exact step."""
+    t = trainer(visual_interval=1e6)  # while training: no new visuals after the first ones
+    t.start()
+    assert wait_for(lambda: t.snapshot().step > 20)
+    getattr(t, control)()
+    assert wait_for(lambda: not t.active)
+    snap = t.snapshot()
+    assert snap.visuals_step == snap.step > 20
+    t.close()
