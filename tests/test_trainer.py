@@ -209,3 +209,48 @@ def test_a_paused_or_stopped_run_shows_the_pictures_of_the_step_it_is_on(control
     snap = t.snapshot()
     assert snap.visuals_step == snap.step > 20
     t.close()
+
+
+@dataclass(frozen=True)
+class Wild:
+    blow_up_at: int = -1  # the step whose loss is multiplied by 1e7 (finite, but exploded)
+    nan_weights_after: int = -1  # the step after which the weights become NaN (its loss was finite)
+
+
+class WildGauss(Gauss):
+    Config = Wild
+
+    def loss(self, x, phase="model"):
+        self.calls += 1
+        nll = -self.log_prob(x).mean()
+        return {"loss": nll * 1e7 if self.calls == self.config.blow_up_at else nll}
+
+    def after_step(self, phase):
+        if self.calls == self.config.nan_weights_after:
+            with torch.no_grad():
+                self.mu.fill_(float("nan"))
+
+
+def wild_trainer(**cfg) -> Trainer:
+    return Trainer(lambda: WildGauss(Wild(**cfg)), DATA, TrainConfig(steps=100, lr=0.05, batch_size=8),
+                   visual_interval=None)
+
+
+def test_an_exploding_but_finite_loss_is_divergence_too():
+    snap = wild_trainer(blow_up_at=30).run(100)
+    assert snap.status == "diverged" and "at step 30" in snap.message and snap.step < 30
+    assert "loss became" in snap.message and "e+0" in snap.message  # the exploded value, e.g. 1.2e+08
+
+
+def test_weights_that_became_nan_after_a_finite_step_are_not_kept():
+    """One Step at a time: the step's loss was finite but its update left NaN weights. The run stops
+    there and keeps the finite weights from before it (a checkpoint of NaN weights is useless)."""
+    t = wild_trainer(nan_weights_after=3)
+    for _ in range(3):
+        t.step()
+        assert wait_for(lambda: not t.active)
+    snap = t.snapshot()
+    assert snap.status == "diverged" and "at step 3" in snap.message and snap.step == 2
+    weights, step = t.weights()
+    assert step == 2 and all(torch.isfinite(w).all() for w in weights.values())
+    t.close()

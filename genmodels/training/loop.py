@@ -134,7 +134,7 @@ class Training:
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.status = "diverged"
         self.message = (f"{what}; training stopped and the weights of step {self.step} were kept. "
-                        "Lower the learning rate and press Reset.")
+                        "Lower the learning rate and start again (Reset in the app).")
 
     def check_stop(self, budget: int) -> None:
         """After a good block: 'done' when the step budget is spent or an armed stop condition fires.
