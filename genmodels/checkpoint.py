@@ -8,8 +8,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from safetensors.torch import save as save_bytes
 
+from . import bounded_json
+from .config import shown
 from .errors import UserError
-from .limits import Limits
+from .limits import Limits, count_parameters
 from .setup import Setup
 
 
@@ -22,8 +24,9 @@ def save(path: str, model, setup: Setup, step: int) -> None:
 def load(path: str, limits: Limits | None = None):
     """(model, setup, step) from a file written by `save`; any other file is a UserError.
 
-    The setup in the file is checked against `limits` before its model is built, so a
-    tampered file cannot make the server allocate a huge model.
+    The setup in the file is checked against `limits`, and its model's parameters are counted
+    on the meta device against the weights the file holds, before the model is built: a
+    tampered file cannot make the server allocate a model larger than itself or the caps.
     """
     try:
         with safe_open(path, framework="pt") as f:
@@ -39,6 +42,10 @@ def load(path: str, limits: Limits | None = None):
         raise UserError(f"{path} has non-finite weights (NaN or inf) in {bad[0]}")
     data = setup.load_data()
     (limits or Limits()).check(setup, data)
+    needed, stored = count_parameters(lambda: setup.build_model(data)), sum(v.numel() for v in state.values())
+    if needed > stored:
+        raise UserError(f"{path} does not match its model {setup.model}: the setup needs {needed:,} parameters, "
+                        f"the file holds {stored:,} numbers")
     model = setup.build_model(data)
     try:
         model.load_state_dict(state)
@@ -51,15 +58,23 @@ def load(path: str, limits: Limits | None = None):
 def _setup_and_step(path: str, meta: dict[str, str]) -> tuple[Setup, int]:
     """The setup and step stored in a checkpoint's metadata; anything malformed is a UserError."""
     try:
-        query, step = json.loads(meta["setup"]), int(meta.get("step", "0"))
-    except (json.JSONDecodeError, ValueError):
-        raise UserError(f"{path} has corrupt setup metadata") from None
-    if not isinstance(query, dict) or step < 0:
+        query, step = bounded_json.loads(meta["setup"], "its setup"), meta.get("step", "0")
+    except UserError as e:
+        raise UserError(f"{path} has corrupt setup metadata: {e}") from None
+    if not isinstance(query, dict) or not (step.isascii() and step.isdigit() and len(step) < 16):
         raise UserError(f"{path} has corrupt setup metadata")
     try:
-        return Setup.from_query({str(k): str(v) for k, v in query.items()}), step
+        return Setup.from_query(query_strings(query)), int(step)
     except UserError as e:
         raise UserError(f"{path} has a setup this version cannot use: {e}") from None
+
+
+def query_strings(raw: dict) -> dict[str, str]:
+    """A JSON object's values as the strings of a share URL; only text, numbers and true/false are values."""
+    bad = next((k for k, v in raw.items() if not isinstance(v, (str, int, float, bool))), None)
+    if bad is not None:
+        raise UserError(f"setting {shown(bad)} must be text or a number, got a {type(raw[bad]).__name__}")
+    return {k: str(v) for k, v in raw.items()}
 
 
 def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
@@ -75,10 +90,7 @@ def config_json(setup: Setup, step: int) -> str:
 
 def setup_from_json(text: str | bytes, name: str = "config") -> Setup:
     """The setup of a `config_json` file; anything else is a UserError."""
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{name} is not JSON") from None
+    raw = bounded_json.loads(text, name)
     if not isinstance(raw, dict) or raw.get("genmodels") != 1 or not isinstance(raw.get("setup"), dict):
         raise UserError(f"{name} is JSON but not a genmodels config (it needs \"genmodels\": 1 and a \"setup\")")
-    return Setup.from_query({str(k): str(v) for k, v in raw["setup"].items()})
+    return Setup.from_query(query_strings(raw["setup"]))

@@ -238,7 +238,7 @@ CHECKPOINTS = [
         r"unknown dataset '/etc/passwd.csv'"),
     Bad("setup is a JSON list", load_written(edited([1, 2])), r"corrupt setup metadata"),
     Bad("setup values are lists", load_written(edited({"model": ["realnvp"], "hidden": [8]})),
-        r"unknown model \"\['realnvp'\]\""),
+        r"setting 'model' must be text or a number, got a list"),
     Bad("step is not a number", load_written(edited(step="seven")), r"corrupt setup metadata"),
     Bad("NaN weights", load_written(edited(weights=lambda w: w * float("nan"))), r"non-finite weights"),
     Bad("setup of a model over the cap", load_written(edited(HUGE.to_query()), Limits(max_params=10**6)),
