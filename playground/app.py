@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` 
 
 from genmodels.config import TrainConfig  # noqa: E402
 from genmodels.data import DATASETS, load_csv  # noqa: E402
+from genmodels.data.csvfile import decode  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
@@ -62,7 +63,7 @@ def upload_csv() -> None:
         return
     try:
         st.session_state.csv_data = load_csv(file.getvalue(), name=file.name, max_rows=LIMITS.max_rows)
-        st.session_state.csv_text = file.getvalue().decode("utf-8", "replace")  # for the exported script
+        st.session_state.csv_text = decode(file.getvalue())  # for the exported script
     except UserError as e:
         st.error(f"{file.name}: {e}")
 
