@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
 from . import bounded_json
@@ -15,10 +18,25 @@ from .limits import Limits, count_parameters
 from .setup import Setup
 
 
-def save(path: str, model, setup: Setup, step: int) -> None:
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
-    save_file(state, path, metadata=meta)
+def save(path: str, state: dict, setup: Setup, step: int) -> None:
+    """Write weights (`model.state_dict()` or `Trainer.weights()`) with the setup; an unwritable path is a UserError."""
+    check_writable(path)
+    try:
+        Path(path).write_bytes(to_bytes(state, setup, step))
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+
+
+def check_writable(path: str) -> None:
+    """A UserError unless a file can be written at `path` (before a run whose result it will hold starts)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"--out {path} is a folder; give a file name such as {target / 'run.safetensors'}")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or target.exists() and not os.access(target, os.W_OK):
+        raise UserError(f"cannot write {path}: permission denied")
 
 
 def load(path: str, limits: Limits | None = None):
@@ -79,6 +97,7 @@ def query_strings(raw: dict) -> dict[str, str]:
 
 def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
     """The bytes of the file `save` writes, from a copy of the weights (`Trainer.weights`): a download."""
+    state = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state.items()}  # unshared
     meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
     return save_bytes(state, metadata=meta)
 
