@@ -70,7 +70,7 @@ def upload_csv() -> None:
 
 def resolve_data(setup: Setup):
     if setup.data != CSV:
-        return shared_dataset(setup.data, setup.train.seed)
+        return shared_dataset(setup.data, DATASETS[setup.data].data_seed(setup.train.seed))  # one copy of fixed data
     if "csv_data" not in st.session_state:
         raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {LIMITS.max_rows:,} "
                         "rows)")
