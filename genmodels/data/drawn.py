@@ -73,6 +73,7 @@ def _object_pixels(obj: dict, i: int) -> list[tuple[float, float]]:
 def _finite(value: Any, i: int) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         what = shown(value) if isinstance(value, (int, float, str)) else f"a {type(value).__name__}"
+        what = "nothing" if value is None else what
         raise UserError(f"canvas object {i} has {what} where a finite coordinate belongs; clear the canvas")
     return float(value)
 
