@@ -130,7 +130,7 @@ def standardise(x: np.ndarray) -> np.ndarray:
 def load_csv(content: str | bytes, name: str = "csv", seed: int = 0, max_rows: int = MAX_ROWS) -> Dataset:
     """Points from CSV text or bytes, standardised to zero mean and unit std per column."""
     text = decode(content) if isinstance(content, bytes) else content.removeprefix("\ufeff")
-    return _dataset(parse_points(io.StringIO(text), max_rows), name, seed)
+    return _dataset(parse_points(io.StringIO(text, newline=None), max_rows), name, seed)  # \r, \r\n or \n
 
 
 def load_csv_file(path: str, seed: int = 0, max_rows: int = MAX_ROWS) -> Dataset:
