@@ -19,7 +19,7 @@ from genmodels.data.csvfile import decode  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
-from playground import byod, compare, downloads, lecture, live, widgets  # noqa: E402
+from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
 from playground.session import LIMITS, run_for, shared_dataset  # noqa: E402
 
@@ -30,8 +30,9 @@ CSV = "csv"
 def initial_setup() -> Setup:
     """The URL's setup, once per session; bad values are reported and replaced by defaults."""
     if "setup" not in st.session_state:
-        setup, problems = Setup.parse(lecture.setup_query(st.query_params.to_dict()))
-        st.session_state.setup, st.session_state.url_problems = setup, problems
+        query = st.query_params.to_dict()
+        setup, problems = Setup.parse(lecture.setup_query(query))
+        st.session_state.setup, st.session_state.url_problems = setup, share_url.dropped(query) + problems
     return st.session_state.setup
 
 
@@ -78,6 +79,7 @@ def resolve_data(setup: Setup):
 
 
 def main() -> None:
+    share_url.install()  # from now on an over-long share URL is reported, not silently dropped
     st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide", **lecture.page_options())
     st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)
     lecture.start()

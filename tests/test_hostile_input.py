@@ -372,3 +372,35 @@ def test_weak_json_metrics_are_strict_json_with_null_for_nan(capsys):
 
     assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {
         "model": "maf", "test_nll": None, "bpd": None, "steps": 3}
+
+
+def test_weak_a_query_string_streamlit_drops_becomes_a_marker_the_page_reports(monkeypatch):
+    from streamlit.runtime import app_session
+
+    from playground import share_url
+
+    monkeypatch.setattr(app_session, "sanitize_query_string", app_session.sanitize_query_string)  # restored after
+    share_url.install()
+    long, wide = "lr=" + "1" * 600_000, "&".join(f"k{i}=1" for i in range(1001))
+    assert app_session.sanitize_query_string(long) == "url.dropped=600003%2C1"
+    assert app_session.sanitize_query_string(wide) == f"url.dropped={len(wide)}%2C1001"
+    assert app_session.sanitize_query_string("hidden=16&lr=0.01") == "hidden=16&lr=0.01"
+    assert share_url.dropped({"url.dropped": "600003,1"}) == [
+        "it was 600,003 characters long with 1 settings, over the 524,288 characters and 1,000 settings Streamlit "
+        "reads, so it was ignored"]
+    assert share_url.dropped({"url.dropped": "9" * 50}) and share_url.dropped({}) == []
+
+
+@pytest.mark.parametrize("marker", ["600003,1", "not a number"])
+def test_weak_the_page_says_that_the_share_url_was_dropped(marker):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"url.dropped": marker, "hidden": "16"})
+    at.run()
+    try:
+        warnings = " | ".join(w.value for w in at.warning)
+        assert not at.exception and "Streamlit reads, so it was ignored" in warnings, warnings
+        assert "unknown setting" not in warnings and at.session_state["run"].setup.model_config.hidden == 16
+    finally:
+        at.session_state["run"].trainer.close()
