@@ -214,10 +214,12 @@ class Target:
                             f"[-{BOX:g}, {BOX:g}]^2; the target's mass must lie inside it")
         log_z = float(torch.logsumexp(log_p, 0)) + 2 * math.log(spacing)
         log_z_fine = float(torch.logsumexp(log_p_fine, 0)) + 2 * math.log(spacing / 2)
-        if abs(log_z_fine - log_z) > REFINEMENT_TOLERANCE:
+        change = log_z_fine - log_z
+        if abs(change) > REFINEMENT_TOLERANCE:
             x1, x2 = x_fine[log_p_fine.argmax()].tolist()
+            factor = f"{math.exp(change):.3g}" if abs(change) < 700 else f"e^{change:.0f}"
             raise UserError(f"energy {self.spec!r} is not integrable or is too sharp near (x1, x2) = "
-                            f"({x1:.2f}, {x2:.2f}): ∫exp(-U) changes by a factor of {math.exp(log_z_fine - log_z):.3g} "
+                            f"({x1:.2f}, {x2:.2f}): ∫exp(-U) changes by a factor of {factor} "
                             f"on a grid of half the spacing ({spacing / 2:.3f}); U must not go to -inf, and peaks "
                             "must be wider than the grid")
         return log_z
