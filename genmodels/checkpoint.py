@@ -63,7 +63,7 @@ def load(path: str, limits: Limits | None = None):
     needed, stored = count_parameters(lambda: setup.build_model(data)), sum(v.numel() for v in state.values())
     if needed > stored:
         raise UserError(f"{path} does not match its model {setup.model}: the setup needs {needed:,} parameters, "
-                        f"the file holds {stored:,} numbers")
+                        f"the file holds {stored:,} number{'s' * (stored != 1)}")
     model = setup.build_model(data)
     try:
         model.load_state_dict(state)
