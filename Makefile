@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test loadtest lint bench clean
+.PHONY: run test fuzz loadtest lint bench clean
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(PY) -m pytest -q
+
+fuzz: $(VENV)/installed  # every parser of user text or files, 2,000 random examples each (a few minutes)
+	$(PY) -m pytest -q tests/test_fuzz.py --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 loadtest: $(VENV)/installed  # N simulated sessions against a local server; see LOADTEST.md
 	$(PY) -m pytest -q tests/load

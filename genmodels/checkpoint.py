@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
+from . import bounded_json
+from .config import shown
 from .errors import UserError
-from .limits import Limits
+from .limits import Limits, count_parameters
 from .setup import Setup
 
 
-def save(path: str, model, setup: Setup, step: int) -> None:
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
-    save_file(state, path, metadata=meta)
+def save(path: str, state: dict, setup: Setup, step: int) -> None:
+    """Write weights (`model.state_dict()` or `Trainer.weights()`) with the setup; an unwritable path is a UserError."""
+    check_writable(path)
+    try:
+        Path(path).write_bytes(to_bytes(state, setup, step))
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+
+
+def check_writable(path: str) -> None:
+    """A UserError unless a file can be written at `path` (before a run whose result it will hold starts)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"--out {path} is a folder; give a file name such as {target / 'run.safetensors'}")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or target.exists() and not os.access(target, os.W_OK):
+        raise UserError(f"cannot write {path}: permission denied")
 
 
 def load(path: str, limits: Limits | None = None):
     """(model, setup, step) from a file written by `save`; any other file is a UserError.
 
-    The setup in the file is checked against `limits` before its model is built, so a
-    tampered file cannot make the server allocate a huge model.
+    The setup in the file is checked against `limits`, and its model's parameters are counted
+    on the meta device against the weights the file holds, before the model is built: a
+    tampered file cannot make the server allocate a model larger than itself or the caps.
     """
     try:
         with safe_open(path, framework="pt") as f:
@@ -39,6 +60,10 @@ def load(path: str, limits: Limits | None = None):
         raise UserError(f"{path} has non-finite weights (NaN or inf) in {bad[0]}")
     data = setup.load_data()
     (limits or Limits()).check(setup, data)
+    needed, stored = count_parameters(lambda: setup.build_model(data)), sum(v.numel() for v in state.values())
+    if needed > stored:
+        raise UserError(f"{path} does not match its model {setup.model}: the setup needs {needed:,} parameters, "
+                        f"the file holds {stored:,} number{'s' * (stored != 1)}")
     model = setup.build_model(data)
     try:
         model.load_state_dict(state)
@@ -51,19 +76,28 @@ def load(path: str, limits: Limits | None = None):
 def _setup_and_step(path: str, meta: dict[str, str]) -> tuple[Setup, int]:
     """The setup and step stored in a checkpoint's metadata; anything malformed is a UserError."""
     try:
-        query, step = json.loads(meta["setup"]), int(meta.get("step", "0"))
-    except (json.JSONDecodeError, ValueError):
-        raise UserError(f"{path} has corrupt setup metadata") from None
-    if not isinstance(query, dict) or step < 0:
+        query, step = bounded_json.loads(meta["setup"], "its setup"), meta.get("step", "0")
+    except UserError as e:
+        raise UserError(f"{path} has corrupt setup metadata: {e}") from None
+    if not isinstance(query, dict) or not (step.isascii() and step.isdigit() and len(step) < 16):
         raise UserError(f"{path} has corrupt setup metadata")
     try:
-        return Setup.from_query({str(k): str(v) for k, v in query.items()}), step
+        return Setup.from_query(query_strings(query)), int(step)
     except UserError as e:
         raise UserError(f"{path} has a setup this version cannot use: {e}") from None
 
 
+def query_strings(raw: dict) -> dict[str, str]:
+    """A JSON object's values as the strings of a share URL; only text, numbers and true/false are values."""
+    bad = next((k for k, v in raw.items() if not isinstance(v, (str, int, float, bool))), None)
+    if bad is not None:
+        raise UserError(f"setting {shown(bad)} must be text or a number, got a {type(raw[bad]).__name__}")
+    return {k: str(v) for k, v in raw.items()}
+
+
 def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
     """The bytes of the file `save` writes, from a copy of the weights (`Trainer.weights`): a download."""
+    state = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state.items()}  # unshared
     meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
     return save_bytes(state, metadata=meta)
 
@@ -75,10 +109,7 @@ def config_json(setup: Setup, step: int) -> str:
 
 def setup_from_json(text: str | bytes, name: str = "config") -> Setup:
     """The setup of a `config_json` file; anything else is a UserError."""
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{name} is not JSON") from None
+    raw = bounded_json.loads(text, name)
     if not isinstance(raw, dict) or raw.get("genmodels") != 1 or not isinstance(raw.get("setup"), dict):
         raise UserError(f"{name} is JSON but not a genmodels config (it needs \"genmodels\": 1 and a \"setup\")")
-    return Setup.from_query({str(k): str(v) for k, v in raw["setup"].items()})
+    return Setup.from_query(query_strings(raw["setup"]))

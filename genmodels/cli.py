@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -39,13 +40,19 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> dict:
 
 
 def train_setup(setup, device: str, out: str | None = None) -> dict:
-    """Train one setup to its step budget (or a stop condition); its final metrics."""
-    from .checkpoint import save
+    """Train one setup to its step budget (or a stop condition); its final metrics.
+
+    `out` is checked before training; a diverged run saves its last finite weights there
+    (and says so) before it is reported as an error.
+    """
+    from .checkpoint import check_writable, save
     from .device import use_training_threads
     from .limits import Limits
     from .metrics import evaluate
     from .training.loop import Training
 
+    if out:
+        check_writable(out)
     limits = Limits.from_env()
     use_training_threads(limits.threads)
     data = setup.load_data()
@@ -56,10 +63,13 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     steps_per_s = snap.step / (time.perf_counter() - start)
     if trainer.compile_error:
         print(f"note: {trainer.compile_error}", file=sys.stderr)
-    if snap.status == "diverged":
-        raise UserError(snap.message)
+    saved = ""
     if out:
-        save(out, trainer.model, setup, snap.step)
+        state, step = trainer.weights(), trainer.step
+        save(out, state, setup, step)
+        saved = f" The weights of step {step} were saved to {out}."
+    if snap.status == "diverged":
+        raise UserError(snap.message + saved)
     return {"model": setup.model, "data": setup.data, "steps": snap.step, "steps_per_s": round(steps_per_s, 1),
             **evaluate(trainer.model, data)}
 
@@ -156,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_metrics(metrics: dict, as_json: bool) -> None:
+    """As `name value` lines, or one line of strict JSON (a NaN or infinite metric is null)."""
     if as_json:
-        print(json.dumps(metrics))
+        finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+        print(json.dumps(finite, allow_nan=False))
         return
     for key, value in metrics.items():
         if key not in ("model", "data"):

@@ -47,16 +47,22 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
     try:
         v = _convert(t, value)
     except (TypeError, ValueError, OverflowError, KeyError):
-        raise UserError(f"{f.name} must be {t.__name__}, got {value!r}") from None
+        raise UserError(f"{f.name} must be {t.__name__}, got {shown(value)}") from None
     if t is float and not math.isfinite(v):
-        raise UserError(f"{f.name} must be a finite number, got {value!r}")
+        raise UserError(f"{f.name} must be a finite number, got {shown(value)}")
     if "min" in meta and v < meta["min"] or "max" in meta and v > meta["max"]:
         raise UserError(f"{f.name} = {v} is outside the allowed range [{meta.get('min')}, {meta.get('max')}]")
     if "choices" in meta and v not in meta["choices"]:
-        raise UserError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+        raise UserError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {shown(v)}")
     if "check" in meta:
         meta["check"](v)
     return v
+
+
+def shown(value: Any, width: int = 40) -> str:
+    """repr(value), cut to about `width` characters: a message quotes a 5,000-digit value by its start."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width]}... ({len(text):,} characters)"
 
 
 BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -79,7 +85,7 @@ def build_config(cls: type, values: dict[str, Any] | None = None):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(values) - set(fields)
     if unknown:
-        raise UserError(f"unknown setting {sorted(unknown)[0]!r}; {cls.__name__} has {', '.join(fields)}")
+        raise UserError(f"unknown setting {shown(sorted(unknown)[0])}; {cls.__name__} has {', '.join(fields)}")
     return cls(**{k: coerce(fields[k], v) for k, v in values.items()})
 
 

@@ -29,6 +29,9 @@ WALL_WIDTH = 0.2
 # 256 points per axis give log Z of U1-U4 within 1e-5 of a 1024-point grid
 QUADRATURE_POINTS = 256
 QUADRATURE_MARGIN = 1.5
+# log Z on a grid of half the spacing must agree within this many nats (U1-U4: within 1e-5)
+REFINEMENT_TOLERANCE = 1e-2
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 MAX_EXPRESSION_LENGTH = 300
 
 
@@ -111,7 +114,7 @@ def _compile(node: ast.AST, text: str) -> Scalar:
     """A closure computing `node` with torch operations; every node type not listed here is refused."""
     match node:
         case ast.Constant(value=value) if type(value) in (int, float):
-            c = float(value)
+            c = _number(value, text)
             return lambda x1, x2: torch.full_like(x1, c)
         case ast.Name(id=name) if name in VARIABLES:
             i = VARIABLES[name]
@@ -138,6 +141,20 @@ def _compile(node: ast.AST, text: str) -> Scalar:
         case ast.Call(func=ast.Name(id=name), keywords=[]):
             raise UserError(f"energy {text!r}: unknown function {name!r}; allowed: {ALLOWED}")
     raise UserError(f"energy {text!r}: {_describe(node)} is not allowed; allowed: {ALLOWED}")
+
+
+def _number(value: int | float, text: str) -> float:
+    """A literal as a float; an integer too large for one (0xfff...f, 10**400 written out) is a UserError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise UserError(f"energy {text!r}: the number {_short(value)} is too large (at most about 1.8e308)") from None
+
+
+def _short(value: int) -> str:
+    """Its leading digits and length: a literal of a 300-character expression has at most ~360 digits."""
+    digits = str(value)
+    return f"{digits[:8]}... ({len(digits)} digits)"
 
 
 def _describe(node: ast.AST) -> str:
@@ -179,21 +196,44 @@ class Target:
         return -self.energy(x) - self.log_z
 
     def _log_normaliser(self) -> float:
-        """log ∫ exp(-U - wall) by the midpoint rule on a fine grid in float64; checks U is usable."""
+        """log ∫ exp(-U - wall) by the midpoint rule on a QUADRATURE_POINTS grid in float64; checks U is usable.
+
+        U must be finite everywhere (and within float32's range, in which models train), exp(-U) must fall off
+        outside the box, and log Z must not change when each grid cell is split into 2 x 2 cells: a density
+        that is not integrable (U = 2 log|x1| near x1 = 0) or narrower than the grid would change with the
+        grid, and its log Z would be wrong.
+        """
         axis = box_axes(QUADRATURE_POINTS, QUADRATURE_MARGIN, torch.float64)
-        x = mesh(axis)
-        log_p = -self.energy(x)
-        bad = ~torch.isfinite(log_p)
-        if bad.any():
-            x1, x2 = x[bad.nonzero()[0, 0]].tolist()
-            raise UserError(f"energy {self.spec!r} is not finite at (x1, x2) = ({x1:.2f}, {x2:.2f}); "
-                            "it must be a finite number everywhere")
+        spacing = (axis[1] - axis[0]).item()
+        fine_axis = torch.cat([axis - spacing / 4, axis + spacing / 4]).sort().values
+        x, x_fine = mesh(axis), mesh(fine_axis)
+        log_p, log_p_fine = -self._checked_energy(x), -self._checked_energy(x_fine)
         edge = (x.abs() >= BOX + QUADRATURE_MARGIN - 1e-9).any(-1)
-        if log_p[edge].max() > log_p.max() - 10:
+        if log_p[edge].max() - log_p.max() > -10:
             raise UserError(f"exp(-U) for energy {self.spec!r} does not fall off outside the box "
                             f"[-{BOX:g}, {BOX:g}]^2; the target's mass must lie inside it")
-        spacing = (axis[1] - axis[0]).item()
-        return float(torch.logsumexp(log_p, 0)) + 2 * math.log(spacing)
+        log_z = float(torch.logsumexp(log_p, 0)) + 2 * math.log(spacing)
+        log_z_fine = float(torch.logsumexp(log_p_fine, 0)) + 2 * math.log(spacing / 2)
+        change = log_z_fine - log_z
+        if abs(change) > REFINEMENT_TOLERANCE:
+            x1, x2 = x_fine[log_p_fine.argmax()].tolist()
+            factor = f"{math.exp(change):.3g}" if abs(change) < 700 else f"e^{change:.0f}"
+            raise UserError(f"energy {self.spec!r} is not integrable or is too sharp near (x1, x2) = "
+                            f"({x1:.2f}, {x2:.2f}): ∫exp(-U) changes by a factor of {factor} "
+                            f"on a grid of half the spacing ({spacing / 2:.3f}); U must not go to -inf, and peaks "
+                            "must be wider than the grid")
+        return log_z
+
+    def _checked_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """U + wall at x, which must be finite and within float32's range (where the models evaluate it)."""
+        u = self.energy(x)
+        bad = ~torch.isfinite(u) | (u.abs() > FLOAT32_MAX)
+        if bad.any():
+            i = bad.nonzero()[0, 0]
+            x1, x2 = x[i].tolist()
+            raise UserError(f"energy {self.spec!r} is {u[i].item():.3g} at (x1, x2) = ({x1:.2f}, {x2:.2f}); it must "
+                            f"be a finite number everywhere, at most {FLOAT32_MAX:.1e} in size (float32)")
+        return u
 
 
 @functools.lru_cache(maxsize=64)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from torch.nn.modules.module import register_module_parameter_registration_hook
 
 from .data import DATASETS
 from .data.csvfile import MAX_ROWS
@@ -99,12 +101,22 @@ def parse_value(name: str, raw: str, annotation: str) -> int | float | None:
 def count_parameters(build: Callable[[], torch.nn.Module]) -> int:
     """Parameters of `build()`'s model, built on the meta device so no weights are allocated.
 
-    A model whose constructor cannot run on the meta device (it reads tensor values) is
-    built for real on the CPU instead.
+    Every parameter registered while this thread builds counts, so a model whose
+    constructor cannot finish on the meta device (it reads tensor values, e.g. to draw its
+    first samples) is counted all the same, and is never built for real to be counted.
     """
+    registered: dict[int, int] = {}
+    thread = threading.get_ident()
+
+    def count(module: torch.nn.Module, name: str, param: torch.nn.Parameter | None) -> None:
+        if param is not None and threading.get_ident() == thread:
+            registered[id(param)] = param.numel()
+
+    hook = register_module_parameter_registration_hook(count)
     try:
         with torch.device("meta"):
-            model = build()
+            return sum(p.numel() for p in build().parameters())
     except (NotImplementedError, RuntimeError):
-        model = build()
-    return sum(p.numel() for p in model.parameters())
+        return sum(registered.values())
+    finally:
+        hook.remove()

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TrainConfig, build_config, changed, to_dict
+from .config import TrainConfig, build_config, changed, shown, to_dict
 from .data import DATASETS, Dataset, load_dataset
 from .errors import UserError
 from .models import MODELS, GenerativeModel
@@ -27,7 +27,7 @@ class Setup:
 
     def __post_init__(self):
         if self.model not in MODELS:
-            raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+            raise UserError(f"unknown model {shown(self.model)}; choose one of {', '.join(MODELS)}")
         if self.model_config is None:
             object.__setattr__(self, "model_config", MODELS[self.model].Config())
         if not MODELS[self.model].uses_lr and self.train.lr != TrainConfig.lr:
@@ -58,17 +58,17 @@ class Setup:
         problems: list[str] = []
         data = query.get("data", DEFAULT_DATA)
         if data not in DATASETS:
-            problems.append(f"unknown dataset {data!r}")
+            problems.append(f"unknown dataset {shown(data)}")
             data = DEFAULT_DATA
         model = query.get("model", DEFAULT_MODEL)
         if model not in MODELS:
-            problems.append(f"unknown model {model!r}")
+            problems.append(f"unknown model {shown(model)}")
             model = DEFAULT_MODEL
         rest = {k: v for k, v in query.items() if k not in ("data", "model")}
         train = _lenient(TrainConfig, rest, problems)
         model_config = _lenient(MODELS[model].Config, rest, problems)
         for key in set(rest) - _names(TrainConfig) - _names(MODELS[model].Config):
-            problems.append(f"unknown setting {key!r}")
+            problems.append(f"unknown setting {shown(key)}")
         return cls(data, model, model_config, train), problems
 
     @classmethod

@@ -17,6 +17,9 @@ from .errors import UserError
 
 History = dict[str, list[tuple[int, float]]]
 TARGET_WINDOW = 10  # a target is met by the mean over the last this many steps
+# Unambiguous (each character can match one way only), so a failed match costs linear time; ASCII digits only.
+TARGET = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)")
+MAX_TARGET_LENGTH = 100
 
 
 def window_means(rows: list[tuple[int, float]], window: int) -> list[tuple[int, float]]:
@@ -25,7 +28,6 @@ def window_means(rows: list[tuple[int, float]], window: int) -> list[tuple[int, 
     for step, value in rows:
         windows.setdefault((step - 1) // window, []).append((step, value))
     return [(w[-1][0], sum(v for _, v in w) / len(w)) for w in windows.values()]
-TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,22 @@ def watched_loss(history: History) -> str | None:
 
 
 def parse_target(text: str) -> Target | None:
-    """'loss < 1.3' -> Target('loss', '<', 1.3); '' -> None; anything else is a UserError."""
+    """'loss < 1.3' -> Target('loss', '<', 1.3); '' -> None; anything else is a UserError.
+
+    The length is checked first, so no text costs more than a match of MAX_TARGET_LENGTH characters.
+    """
+    if len(text) > MAX_TARGET_LENGTH:
+        raise UserError(f"stop_when is {len(text):,} characters long; a target such as 'loss < 1.3' needs at most "
+                        f"{MAX_TARGET_LENGTH}")
     if not text.strip():
         return None
-    m = TARGET.match(text)
+    m = TARGET.fullmatch(text.strip())
     if m is None:
         raise UserError(f"stop_when must look like 'loss < 1.3' (a logged curve, < or >, a number), got {text!r}")
-    return Target(m[1], m[2], float(m[3]))
+    value = float(m[3])
+    if not math.isfinite(value):
+        raise UserError(f"stop_when needs a finite number, got {m[3]!r}")
+    return Target(m[1], m[2], value)
 
 
 def conditions(stop_when: str, patience: int) -> list[Target | Plateau]:

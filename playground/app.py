@@ -17,7 +17,7 @@ from genmodels.data import DATASETS  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
-from playground import byod, compare, downloads, lecture, live, widgets  # noqa: E402
+from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
 from playground.session import limits, run_for, shared_dataset  # noqa: E402
 
@@ -28,8 +28,9 @@ CSV = "csv"
 def initial_setup() -> Setup:
     """The URL's setup, once per session; bad values are reported and replaced by defaults."""
     if "setup" not in st.session_state:
-        setup, problems = Setup.parse(lecture.setup_query(st.query_params.to_dict()))
-        st.session_state.setup, st.session_state.url_problems = setup, problems
+        query = st.query_params.to_dict()
+        setup, problems = Setup.parse(lecture.setup_query(query))
+        st.session_state.setup, st.session_state.url_problems = setup, share_url.dropped(query) + problems
     return st.session_state.setup
 
 
@@ -63,7 +64,7 @@ def upload_csv() -> None:
 
 def resolve_data(setup: Setup):
     if setup.data != CSV:
-        return shared_dataset(setup.data, setup.train.seed)
+        return shared_dataset(setup.data, DATASETS[setup.data].data_seed(setup.train.seed))  # one copy of fixed data
     if "csv_data" not in st.session_state:
         raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {limits().max_rows:,} "
                         "rows)")
@@ -71,6 +72,7 @@ def resolve_data(setup: Setup):
 
 
 def main() -> None:
+    share_url.install()  # from now on an over-long share URL is reported, not silently dropped
     st.set_page_config(page_title="genmodels playground", page_icon="🌀", layout="wide", **lecture.page_options())
     try:
         limits()  # GENMODELS_* settings, read once: a malformed one stops here with its name

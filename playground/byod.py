@@ -13,11 +13,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import load_csv
+from genmodels.data.csvfile import decode
 from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
 from genmodels.data.formula import sample_energy
 from genmodels.errors import UserError
 
-from . import figures
+from . import figures, session
 
 CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
 UPLOADED, UPLOAD_ERROR = "byod.uploaded", "byod.upload_error"  # the parsed upload's file_id, its problem
@@ -52,7 +53,7 @@ def use_upload(file, max_rows: int) -> None:
         st.session_state[UPLOADED] = file.file_id
         try:
             st.session_state[CSV_DATA] = load_csv(file.getvalue(), name=file.name, max_rows=max_rows)
-            st.session_state[CSV_TEXT] = file.getvalue().decode("utf-8", "replace")  # for the exported script
+            st.session_state[CSV_TEXT] = decode(file.getvalue())  # for the exported script
             st.session_state[UPLOAD_ERROR] = None
         except UserError as e:
             st.session_state[UPLOAD_ERROR] = f"{file.name}: {e}"
@@ -60,10 +61,15 @@ def use_upload(file, max_rows: int) -> None:
         st.error(st.session_state[UPLOAD_ERROR])
 
 
-def use_points(points: np.ndarray, name: str) -> None:
-    text = to_csv(points)
+def use_points(points: np.ndarray, name: str, copies: int = 1, std: float = 0.0) -> None:
+    """Train on the points, each sprayed into `copies` points, within the server's row cap (checked first)."""
+    max_rows = session.limits().max_rows
     try:
-        st.session_state[CSV_DATA] = load_csv(text, name=name)
+        if len(points) * copies > max_rows:
+            raise UserError(f"{len(points):,} points, each sprayed into {copies}, make {len(points) * copies:,} rows; "
+                            f"this server allows at most {max_rows:,}: use fewer points")
+        text = to_csv(spray(points, copies, std) if copies > 1 else points)
+        st.session_state[CSV_DATA] = load_csv(text, name=name, max_rows=max_rows)
     except UserError as e:
         st.error(str(e))
         return
@@ -78,10 +84,15 @@ def draw_canvas() -> None:
     result = st_canvas(drawing_mode=tool, stroke_width=3, stroke_color=figures.DATA_COLOUR,
                        background_color="#ffffff", height=CANVAS_SIZE, width=CANVAS_SIZE, point_display_radius=3,
                        key="byod.canvas")
-    objects = (result.json_data or {}).get("objects", [])
+    drawing = result.json_data if isinstance(result.json_data, dict) else {}
+    objects = drawing.get("objects", [])
     if st.button("train on this drawing", key="byod.use_drawing", disabled=not objects):
-        points = canvas_points(objects, CANVAS_SIZE, CANVAS_SIZE)
-        use_points(spray(points, STROKE_COPIES, STROKE_STD), "your drawing")
+        try:
+            points = canvas_points(objects, CANVAS_SIZE, CANVAS_SIZE, session.limits().max_rows // STROKE_COPIES)
+        except UserError as e:
+            st.error(str(e))
+            return
+        use_points(points, "your drawing", STROKE_COPIES, STROKE_STD)
 
 
 def click_points() -> None:
@@ -96,7 +107,7 @@ def click_points() -> None:
     st.plotly_chart(fig, key="byod.click", on_select=add_selection, selection_mode=("points", "box", "lasso"))
     left, right = st.columns(2)
     if left.button(f"train on these {len(clicked)} points", key="byod.use_clicks", disabled=not clicked):
-        use_points(spray(picked, CLICK_COPIES, CLICK_STD), "your clicked points")
+        use_points(picked, "your clicked points", CLICK_COPIES, CLICK_STD)
     right.button("clear", key="byod.clear", on_click=clicked.clear)
 
 

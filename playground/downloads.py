@@ -26,7 +26,7 @@ from genmodels.errors import UserError
 from genmodels.export import script
 from genmodels.train import Frame
 
-from . import compare, figures, lecture, widgets
+from . import compare, figures, lecture, session, widgets
 from .session import Run
 
 matplotlib.use("Agg")
@@ -139,12 +139,12 @@ def on_load() -> None:
 
 
 def read_checkpoint(content: bytes, name: str):
-    """(setup, (setup, weights, step)) of a checkpoint file, validated by `checkpoint.load`."""
+    """(setup, (setup, weights, step)) of a checkpoint file, validated by `checkpoint.load` under the app's caps."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(name).name
         path.write_bytes(content)
         try:
-            model, setup, step = checkpoint.load(str(path))
+            model, setup, step = checkpoint.load(str(path), session.limits())
         except UserError as e:
             raise UserError(str(e).replace(str(path), "the file")) from None
     return setup, (setup, model.state_dict(), step)

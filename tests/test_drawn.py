@@ -17,10 +17,10 @@ def test_canvas_objects_map_to_the_plane_with_y_up():
     dot = {"type": "Circle", "left": 97, "top": 300, "radius": 3, "originX": "left", "originY": "center"}
     centred = {"type": "circle", "left": 300, "top": 97, "radius": 3, "originX": "center", "originY": "top"}
     ignored = {"type": "rect", "left": 1, "top": 1}
-    points = canvas_points([path, dot, centred, ignored], width=400, height=400)
+    points = canvas_points([path, dot, centred, ignored], width=400, height=400, max_points=10)
     expected = [(-BOX, BOX), (-BOX / 2, BOX / 2), (0, 0), (BOX, -BOX), (-BOX / 2, -BOX / 2), (BOX / 2, BOX / 2)]
     np.testing.assert_allclose(points, expected)
-    assert canvas_points([ignored], 400, 400).shape == (0, 2)
+    assert canvas_points([ignored], 400, 400, max_points=10).shape == (0, 2)
 
 
 def test_spray_is_a_gaussian_blob_around_each_point():

