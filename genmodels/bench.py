@@ -276,7 +276,7 @@ def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.
             "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
             "steps": trainer.training.step, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
             "time_to_target_s": None,
-            "target_nll": None, "test_nll": None, "entropy": data.entropy, "peak_rss_mb": mem.rss_mb,
+            "target_nll": None, "test_nll": None, "entropy": data.entropy, "added_rss_mb": mem.rss_mb,
             "cuda_peak_mb": mem.cuda_mb}
     return {**base, **measured}
 
@@ -395,7 +395,7 @@ def model_label(r: dict) -> str:
 
 def speed_row(r: dict) -> list[str]:
     return [r["library"], model_label(r), r["optimizer"], r["data"], str(r["batch"]), str(r["threads"]), r["device"],
-            _fmt(r["steps_per_s"]), _fmt(r["steps_per_cpu_s"]), _fmt(r["ui_ratio"], 2), _fmt(r["peak_rss_mb"], 4)]
+            _fmt(r["steps_per_s"]), _fmt(r["steps_per_cpu_s"]), _fmt(r["ui_ratio"], 2), _fmt(r["added_rss_mb"], 4)]
 
 
 def fit_row(r: dict) -> list[str]:
@@ -405,7 +405,7 @@ def fit_row(r: dict) -> list[str]:
     gap = r["test_nll"] - r["entropy"] if r["entropy"] is not None else None
     return [r["library"], model_label(r), r["data"], _fmt(r["target_nll"]), reached, str(r["steps"]),
             _fmt(r["steps_per_s"]), _fmt(r["test_nll"], 4), _fmt(r["entropy"], 4), _fmt(gap, 2),
-            _fmt(r["peak_rss_mb"], 4)]
+            _fmt(r["added_rss_mb"], 4)]
 
 
 def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
