@@ -14,7 +14,7 @@ from safetensors.torch import save as save_bytes
 from . import bounded_json
 from .config import shown
 from .errors import UserError
-from .limits import Limits, count_parameters
+from .hosting.limits import Limits, count_parameters
 from .setup import Setup
 
 

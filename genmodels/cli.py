@@ -47,8 +47,8 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     """
     from .checkpoint import check_writable, save
     from .device import use_training_threads
-    from .limits import Limits
-    from .metrics import evaluate
+    from .evaluation.metrics import evaluate
+    from .hosting.limits import Limits
     from .training.loop import Training
 
     if out:
@@ -76,7 +76,7 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
 
 def cmd_preset(args: argparse.Namespace, extra: list[str]) -> list[dict] | None:
     """Train every run of a lecture preset (one result each); without a name, list the presets."""
-    from .presets import get_preset, load_presets
+    from .lecture.presets import get_preset, load_presets
 
     if args.name is None:
         presets, skipped = load_presets()
@@ -105,7 +105,7 @@ def run_with_progress(training, steps: int):
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
-    from .bench import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
+    from .bench.suite import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
     from .device import pick_device
 
     budget = QUICK if args.quick else FULL

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UserError
-from .stopping import conditions
+from .training.stopping import conditions
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,7 @@ from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
 from genmodels.setup import Setup
-
-from .session import Run, limits, new_trainer
+from playground.session import Run, limits, new_trainer
 
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
 MODES = ("headless", "visuals", "page")

@@ -12,14 +12,13 @@ import numpy as np
 import streamlit as st
 
 from genmodels.data import Dataset
+from genmodels.hosting.trainer import Snapshot
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.train import Snapshot
-
-from . import figures, history, memo, widgets
-from .controls import controls, status_line
-from .session import Run, close_run, limits, run_for
-from .views import VIEWS
+from playground import figures, history, memo, widgets
+from playground.controls import controls, status_line
+from playground.session import Run, close_run, limits, run_for
+from playground.views import VIEWS
 
 LETTERS = ("B", "C")
 ON, COUNT = "compare.on", "compare.count"

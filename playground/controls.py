@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from genmodels.train import Snapshot, Trainer
+from genmodels.hosting.trainer import Snapshot, Trainer
 
 SHORTCUTS = {"train": "T", "pause": "P", "step": "S", "stop": "X", "reset": "Home"}
 ENDED = ("diverged", "done", "closed")

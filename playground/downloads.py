@@ -1,7 +1,7 @@
 """Export and share a run, and load one back.
 
 Downloads: the share URL, a standalone script that retrains the run
-(`genmodels.export`), the weights as safetensors with the setup inside, the setup
+(`genmodels.lecture.export`), the weights as safetensors with the setup inside, the setup
 as JSON, the latest samples as CSV, and an animated GIF of the stored timeline.
 Figures export themselves: plotly's toolbar has a PNG button, the loss chart's ⋯
 menu saves PNG or SVG. Loading accepts those safetensors or JSON files only
@@ -23,11 +23,10 @@ import streamlit as st
 from genmodels import checkpoint
 from genmodels.data import Dataset
 from genmodels.errors import UserError
-from genmodels.export import script
-from genmodels.train import Frame
-
-from . import compare, figures, lecture, session, widgets
-from .session import Run
+from genmodels.hosting.trainer import Frame
+from genmodels.lecture.export import script
+from playground import compare, figures, lecture, session, widgets
+from playground.session import Run
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402

@@ -10,7 +10,7 @@ import dataclasses
 
 import streamlit as st
 
-from genmodels.train import Snapshot
+from genmodels.hosting.trainer import Snapshot
 
 
 def replay(snap: Snapshot, active: bool) -> Snapshot:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from genmodels.presets import Preset, load_presets
+from genmodels.lecture.presets import Preset, load_presets
 from genmodels.setup import Setup
-
-from . import compare, widgets
+from playground import compare, widgets
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PRESET = "preset"  # the preset selector's key and the URL key

@@ -11,11 +11,10 @@ import time
 import streamlit as st
 
 from genmodels.models import MODELS
-
-from . import figures, history
-from .controls import status_line
-from .session import Run, limits
-from .views import VIEWS
+from playground import figures, history
+from playground.controls import status_line
+from playground.session import Run, limits
+from playground.views import VIEWS
 
 
 def panel(run: Run) -> None:

@@ -14,9 +14,9 @@ import streamlit as st
 
 from genmodels.data import Dataset, load_dataset
 from genmodels.device import use_training_threads
-from genmodels.limits import Limits
+from genmodels.hosting.limits import Limits
+from genmodels.hosting.trainer import Trainer
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 
 
 @functools.cache

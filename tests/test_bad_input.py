@@ -28,7 +28,7 @@ from genmodels.config import TrainConfig, build_config
 from genmodels.data import load_csv
 from genmodels.data.images import idx_dataset, read_idx
 from genmodels.errors import UserError
-from genmodels.limits import Limits
+from genmodels.hosting.limits import Limits
 from genmodels.models import MODELS
 from genmodels.setup import Setup
 
@@ -263,7 +263,7 @@ def test_library_rejects_with_a_clear_message(bad, tmp_path, monkeypatch):
     assert not TRIPPED, "a pickle was unpickled"
 
 
-# -- the energy expression a user types (genmodels/energy.py, from the flows work) ------------
+# -- the energy expression a user types (genmodels/data/energy.py, from the flows work) ------------
 ENERGY = [
     Bad("__import__", "__import__('os').system('touch pwned')", r"unknown name '__import__'|not allowed"),
     Bad("dunder attribute walk", "().__class__.__bases__[0].__subclasses__()", r"not allowed|allowed:"),
@@ -277,7 +277,7 @@ ENERGY = [
 
 @pytest.mark.parametrize("bad", ENERGY, ids=repr)
 def test_energy_expression_is_never_executed(bad, tmp_path, monkeypatch):
-    energy = pytest.importorskip("genmodels.energy")
+    energy = pytest.importorskip("genmodels.data.energy")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match=bad.message):
         energy.parse_energy(bad.feed)

@@ -5,7 +5,9 @@ import math
 
 import pytest
 
-from genmodels import bench, cli, peers
+from genmodels import cli
+from genmodels.bench import peers
+from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
 TINY = bench.Budget(seconds=0.05, warm_up=0.02, repeats=1, fit_seconds=0.01, eval_every=2,

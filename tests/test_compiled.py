@@ -7,13 +7,15 @@ import weakref
 import pytest
 import torch
 
-from genmodels import cli, compiled, train
+from genmodels import cli
 from genmodels.config import TrainConfig
 from genmodels.data import load_dataset
-from genmodels.limiter import Limiter
-from genmodels.models.realnvp import RealNVPConfig
+from genmodels.hosting import trainer as train
+from genmodels.hosting.limiter import Limiter
+from genmodels.hosting.trainer import Trainer
+from genmodels.models.flows.realnvp import RealNVPConfig
 from genmodels.setup import Setup
-from genmodels.train import Trainer
+from genmodels.training import compiled
 
 MOONS = load_dataset("moons")
 TINY = {"layers": 2, "hidden": 8}

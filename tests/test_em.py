@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from genmodels.data import toy2d
-from genmodels.em import GaussianMixtureEM
+from genmodels.lecture.em import GaussianMixtureEM
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from genmodels import checkpoint
 from genmodels.cli import train_setup
 from genmodels.data import load_csv
 from genmodels.errors import UserError
-from genmodels.export import script
-from genmodels.metrics import evaluate
+from genmodels.evaluation.metrics import evaluate
+from genmodels.hosting.trainer import Trainer
+from genmodels.lecture.export import script
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = Setup.from_query({"data": "moons", "model": "realnvp", "layers": "2", "hidden": "16", "depth": "1",

@@ -6,8 +6,8 @@ import torch
 
 from genmodels.config import TrainConfig
 from genmodels.data import load_dataset
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
-from genmodels.train import Trainer
 
 FLOWS = [name for name, cls in MODELS.items() if cls.family == "flow"]
 

@@ -11,15 +11,15 @@ from torch.autograd.functional import jacobian
 from genmodels.cli import main
 from genmodels.config import TrainConfig, build_config
 from genmodels.data import load_dataset
-from genmodels.energy import ENERGIES, Target, mesh, parse_energy, u1
+from genmodels.data.energy import ENERGIES, Target, mesh, parse_energy, u1
 from genmodels.errors import UserError
-from genmodels.metrics import evaluate
+from genmodels.evaluation.metrics import evaluate
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS, sylvester
-from genmodels.models.planar import Planar
-from genmodels.models.radial import Radial
-from genmodels.models.sylvester import Sylvester
+from genmodels.models.flows.planar import Planar
+from genmodels.models.flows.radial import Radial
+from genmodels.models.flows.sylvester import Sylvester
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 
 FLOWS = ["planar", "radial", "sylvester"]
 # (objective, dimension): maximum likelihood inverts the closed form, reverse KL keeps it; d > 2 exercises

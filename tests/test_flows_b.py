@@ -18,15 +18,15 @@ from flow_checks import autograd_log_det, randomise
 from genmodels.cli import main
 from genmodels.config import TrainConfig
 from genmodels.errors import UserError
-from genmodels.models.actnorm import ActNorm
-from genmodels.models.flow import Inverse
-from genmodels.models.glow import Glow, GlowConfig, Prefix, Squeeze, coupling_net, glow_step
-from genmodels.models.inv1x1 import InvertibleConv1x1
-from genmodels.models.made import MADE, GatedAutoregressive
-from genmodels.models.nsf import SplineCoupling, knots, rational_quadratic
-from genmodels.models.realnvp import AffineCoupling
+from genmodels.hosting.trainer import Trainer
+from genmodels.models.flows.actnorm import ActNorm
+from genmodels.models.flows.flow import Inverse
+from genmodels.models.flows.glow import Glow, GlowConfig, Prefix, Squeeze, coupling_net, glow_step
+from genmodels.models.flows.inv1x1 import InvertibleConv1x1
+from genmodels.models.flows.made import MADE, GatedAutoregressive
+from genmodels.models.flows.nsf import SplineCoupling, knots, rational_quadratic
+from genmodels.models.flows.realnvp import AffineCoupling
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 
 F64 = torch.float64
 ORDER = torch.tensor([2, 0, 3, 1])

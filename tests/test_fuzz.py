@@ -28,13 +28,13 @@ from genmodels import checkpoint
 from genmodels.config import TrainConfig
 from genmodels.data import DATASETS, load_csv
 from genmodels.data.drawn import canvas_points
+from genmodels.data.energy import FUNCTIONS, Target
 from genmodels.data.images import read_idx
-from genmodels.energy import FUNCTIONS, Target
 from genmodels.errors import UserError
-from genmodels.limits import count_parameters
+from genmodels.hosting.limits import count_parameters
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.stopping import parse_target
+from genmodels.training.stopping import parse_target
 
 MAX_MESSAGE = 1000
 FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from genmodels.data.toy2d import EIGHT_GAUSSIANS, RING8
-from genmodels.metrics import mode_coverage
+from genmodels.evaluation.metrics import mode_coverage
+from genmodels.evaluation.theory import gan_overlay, js_at_optimum, optimal_discriminator
 from genmodels.models import MODELS
-from genmodels.models.gan import GAN, LSGAN, NSGAN, WGANGP, Timeline, gradient_penalty
-from genmodels.theory import gan_overlay, js_at_optimum, optimal_discriminator
+from genmodels.models.gans.gan import GAN, LSGAN, NSGAN, WGANGP, Timeline, gradient_penalty
 
 GAN_NAMES = [name for name, cls in MODELS.items() if cls.family == "gan"]
 SMALL = {"g_hidden": 16, "d_hidden": 16, "depth": 2, "channels": 4}
@@ -249,7 +249,7 @@ def test_wgan_clips_critic_weights_after_d_steps():
 
 def test_trainer_steps_one_phase_at_a_time():
     from genmodels.data import load_dataset
-    from genmodels.train import Trainer
+    from genmodels.hosting.trainer import Trainer
 
     data = load_dataset("ring8")
     trainer = Trainer(lambda: build("nsgan"), data, visual_interval=0.0)

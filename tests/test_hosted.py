@@ -13,11 +13,11 @@ import torch
 from genmodels.config import TrainConfig
 from genmodels.data import Dataset
 from genmodels.errors import UserError
-from genmodels.limiter import Limiter
-from genmodels.limits import Limits, count_parameters
+from genmodels.hosting.limiter import Limiter
+from genmodels.hosting.limits import Limits, count_parameters
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 
 torch.set_num_threads(1)
 RealNVP = MODELS["realnvp"]

@@ -28,13 +28,13 @@ from genmodels.config import TrainConfig
 from genmodels.data import DATASETS, load_csv
 from genmodels.data.csvfile import load_csv_file
 from genmodels.data.drawn import canvas_points
+from genmodels.data.energy import Target
 from genmodels.data.images import read_idx
-from genmodels.energy import Target
 from genmodels.errors import UserError
-from genmodels.limits import Limits, count_parameters
+from genmodels.hosting.limits import Limits, count_parameters
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.stopping import parse_target
+from genmodels.training.stopping import parse_target
 
 APP = Path(__file__).resolve().parents[1] / "playground" / "app.py"
 TINY = Setup(model="realnvp", model_config=MODELS["realnvp"].Config(layers=2, hidden=8))
@@ -231,7 +231,7 @@ def test_6_a_csv_over_the_row_cap_is_refused_not_cut():
 
 # -- 8. --out: checked before training; a diverged run saves its last good weights ----------------
 def test_8_a_bad_out_is_refused_before_training(tmp_path, capsys, monkeypatch):
-    from genmodels.train import Trainer
+    from genmodels.hosting.trainer import Trainer
 
     monkeypatch.setattr(Trainer, "run", lambda *a, **k: pytest.fail("trained before checking --out"))
     for out, message in ((tmp_path / "missing" / "run.safetensors", r"the folder .*missing does not exist"),

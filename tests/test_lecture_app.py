@@ -9,7 +9,7 @@ from app_helpers import query, statuses, wait_until
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from genmodels.presets import load_presets
+from genmodels.lecture.presets import load_presets
 
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 SLOTS = ("run", "run.B", "run.C")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genmodels.data.toy2d import EIGHT_GAUSSIANS, GRID25, RING8, GaussianMixture
-from genmodels.metrics import (
+from genmodels.evaluation.metrics import (
     histogram_divergences,
     histogram_edges,
     js,
@@ -19,7 +19,7 @@ from genmodels.metrics import (
     sample_metrics,
     sliced_wasserstein,
 )
-from genmodels.theory import sample_quality
+from genmodels.evaluation.theory import sample_quality
 
 
 def rng(seed=0):
@@ -147,7 +147,7 @@ def test_sample_quality_of_collapsed_and_perfect_samples():
 
 def test_evaluate_reports_swd_for_a_flow():
     from genmodels.data import load_dataset
-    from genmodels.metrics import evaluate
+    from genmodels.evaluation.metrics import evaluate
     from genmodels.models import MODELS
 
     data = load_dataset("moons")

@@ -8,7 +8,7 @@ import pytest
 
 from genmodels.cli import main
 from genmodels.errors import UserError
-from genmodels.presets import PRESET_DIR, get_preset, load_presets, parse_preset
+from genmodels.lecture.presets import PRESET_DIR, get_preset, load_presets, parse_preset
 
 PRESETS, SKIPPED = load_presets()
 NAMES = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))

@@ -2,7 +2,7 @@
 
 import torch
 
-from genmodels.models.realnvp import RealNVP, RealNVPConfig
+from genmodels.models.flows.realnvp import RealNVP, RealNVPConfig
 
 
 def perturbed(dim: int) -> RealNVP:

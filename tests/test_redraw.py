@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
+from genmodels.hosting.trainer import Snapshot
 from genmodels.setup import Setup
-from genmodels.train import Snapshot
 from playground import bench, figures, memo
 
 LAYERS = 4

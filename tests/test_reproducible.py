@@ -16,9 +16,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from genmodels.data import load_dataset
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.train import Trainer
 from genmodels.training.history import Curve, History
 from genmodels.training.loop import Training
 from genmodels.training.rng import RANDOM_OPS
@@ -160,7 +160,7 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
 
 def test_importing_the_library_changes_no_process_wide_state():
     code = ("import torch; threads = torch.get_num_threads(); limit = torch._dynamo.config.recompile_limit\n"
-            "import genmodels.train, genmodels.cli, genmodels.compiled, genmodels.limiter\n"
+            "import genmodels.hosting.trainer, genmodels.cli, genmodels.training.compiled, genmodels.hosting.limiter\n"
             "assert torch.get_num_threads() == threads, 'threads changed'\n"
             "assert torch._dynamo.config.recompile_limit == limit, 'dynamo changed'\n")
     result = run_python(code, GENMODELS_THREADS="lots", GENMODELS_MAX_TRAINERS="-3")  # malformed, not read yet
@@ -169,7 +169,7 @@ def test_importing_the_library_changes_no_process_wide_state():
 
 def test_a_malformed_setting_is_named_when_it_is_read():
     from genmodels.errors import UserError
-    from genmodels.limits import Limits
+    from genmodels.hosting.limits import Limits
 
     with pytest.raises(UserError, match="GENMODELS_THREADS"):
         Limits.from_env({"GENMODELS_THREADS": "lots"})

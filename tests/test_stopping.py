@@ -13,10 +13,10 @@ from torch import nn
 from genmodels.config import TrainConfig, build_config
 from genmodels.data import Dataset
 from genmodels.errors import UserError
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import GenerativeModel
-from genmodels.stopping import Plateau, Target, parse_target
-from genmodels.train import Trainer
 from genmodels.training.snapshot import TIMELINE_FRAMES
+from genmodels.training.stopping import Plateau, Target, parse_target
 
 
 @dataclass(frozen=True)

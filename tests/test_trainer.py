@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from genmodels import train
 from genmodels.config import TrainConfig
 from genmodels.data import Dataset
-from genmodels.limiter import Limiter
+from genmodels.hosting import trainer as train
+from genmodels.hosting.limiter import Limiter
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import GenerativeModel
-from genmodels.train import Trainer
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from torch import nn
 from genmodels import cli
 from genmodels.config import TrainConfig, build_config
 from genmodels.data import load_dataset
-from genmodels.ellipses import ellipses
 from genmodels.errors import UserError
-from genmodels.estimators import estimator_gradients, gradient_variance
+from genmodels.evaluation.ellipses import ellipses
+from genmodels.evaluation.estimators import estimator_gradients, gradient_variance
+from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
-from genmodels.models.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
-from genmodels.models.vae import VAE, VAEConfig, diagonal_normal_log_prob, gaussian_kl
-from genmodels.train import Trainer
+from genmodels.models.vaes.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
+from genmodels.models.vaes.vae import VAE, VAEConfig, diagonal_normal_log_prob, gaussian_kl
 
 
 def vae(dim=2, shape=(), **settings) -> VAE:

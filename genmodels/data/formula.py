@@ -1,4 +1,4 @@
-"""Points drawn from a density typed as an energy: p(x) ∝ exp(-U(x)), U parsed by `genmodels.energy`.
+"""Points drawn from a density typed as an energy: p(x) ∝ exp(-U(x)), U parsed by `genmodels.data.energy`.
 
 The same expressions (and U1-U4) as a flow's reverse-KL target; here they become a
 dataset that any model can be trained on.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..energy import BOX, QUADRATURE_MARGIN, Target, box_axes, mesh
+from .energy import BOX, QUADRATURE_MARGIN, Target, box_axes, mesh
 
 CELLS = 400  # per axis, over the box and its margin: cells 0.0275 wide
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
-from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
-from .glow import Glow
-from .iaf import IAF
-from .maf import MAF
-from .nsf import NSF
-from .planar import PlanarFlow
-from .radial import RadialFlow
-from .realnvp import RealNVP
-from .sylvester import SylvesterFlow
-from .vae import VAE
+from .flows.glow import Glow
+from .flows.iaf import IAF
+from .flows.maf import MAF
+from .flows.nsf import NSF
+from .flows.planar import PlanarFlow
+from .flows.radial import RadialFlow
+from .flows.realnvp import RealNVP
+from .flows.sylvester import SylvesterFlow
+from .gans.gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
+from .vaes.vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "realnvp": RealNVP,

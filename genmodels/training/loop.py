@@ -14,16 +14,16 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..compiled import CompiledLoss
 from ..config import TrainConfig
 from ..data import Dataset
 from ..device import pick_device
 from ..errors import UserError
 from ..models import GenerativeModel
-from ..stopping import conditions
+from .compiled import CompiledLoss
 from .history import History
 from .rng import Streams, building_with
 from .snapshot import Snapshot, frozen
+from .stopping import conditions
 
 GRID_SIZE = 64
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import flow, gan, vae
+from playground.views import flow, gan, vae
 
 VIEWS = {
     "flow": flow.draw,

@@ -7,10 +7,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
+from genmodels.hosting.trainer import Snapshot
 from genmodels.setup import Setup
-from genmodels.train import Snapshot
-
-from .. import figures, memo
+from playground import figures, memo
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:

@@ -1,7 +1,7 @@
 """GAN views: samples over the critic, generator-gradient arrows, D* beside D, manifold, mode meter,
 a timeline slider over past samples, divergence curves; for images a fixed-z sample grid.
 
-Everything drawn comes from `snap.visuals` (the model) or from `genmodels.theory`
+Everything drawn comes from `snap.visuals` (the model) or from `genmodels.evaluation.theory`
 (the known data density), computed at most once per new visuals step or timeline entry.
 """
 
@@ -12,12 +12,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
+from genmodels.evaluation.theory import gan_overlay, sample_quality
+from genmodels.hosting.trainer import Snapshot
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from genmodels.theory import gan_overlay, sample_quality
-from genmodels.train import Snapshot
-
-from .. import figures, memo
+from playground import figures, memo
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session

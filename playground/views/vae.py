@@ -8,11 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.em import GaussianMixtureEM
+from genmodels.hosting.trainer import Snapshot
+from genmodels.lecture.em import GaussianMixtureEM
 from genmodels.setup import Setup
-from genmodels.train import Snapshot
-
-from .. import figures, memo
+from playground import figures, memo
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from .models.base import GenerativeModel
-from .models.realnvp import RealNVPConfig
+from ..models.base import GenerativeModel
+from ..models.flows.realnvp import RealNVPConfig
 
 
 class PeerFlow(GenerativeModel):

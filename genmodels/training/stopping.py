@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import UserError
+from ..errors import UserError
 
 History = dict[str, list[tuple[int, float]]]
 TARGET_WINDOW = 10  # a target is met by the mean over the last this many steps

@@ -26,9 +26,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .models import MODELS
-from .setup import Setup
+from ..errors import UserError
+from ..models import MODELS
+from ..setup import Setup
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "assets" / "presets"
 MAX_RUNS = 3

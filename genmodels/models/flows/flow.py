@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..energy import box_axes, mesh, target
-from ..errors import UserError
-from .base import GenerativeModel
+from ...data.energy import box_axes, mesh, target
+from ...errors import UserError
+from ..base import GenerativeModel
 
 EVAL_BATCH = 512  # images per batch when evaluating held-out metrics
 OBJECTIVES = ("ml", "reverse_kl")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .ellipses import ellipses
+from ..evaluation.ellipses import ellipses
 
 COV_FLOOR = 1e-6  # added to each Σ_k's diagonal so a component cannot collapse onto one point
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError
+from ..errors import UserError
 
 Energy = Callable[[torch.Tensor], torch.Tensor]  # (n, 2) -> (n,)
 

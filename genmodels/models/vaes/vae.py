@@ -31,15 +31,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..ellipses import ellipses
-from ..errors import UserError
-from ..estimators import gradient_variance
-from .base import GenerativeModel
-from .flow import standard_normal_log_prob
+from ...errors import UserError
+from ...evaluation.ellipses import ellipses
+from ...evaluation.estimators import gradient_variance
+from ..base import GenerativeModel
+from ..flows.flow import standard_normal_log_prob
+from ..flows.realnvp import RealNVP, RealNVPConfig
+from ..nets import conv_decoder, conv_encoder, downsamples_twice, mlp
 from .iaf_posterior import IAFPosterior
 from .likelihoods import LIKELIHOODS
-from .nets import conv_decoder, conv_encoder, downsamples_twice, mlp
-from .realnvp import RealNVP, RealNVPConfig
 
 EVAL_ROWS = 4096  # z samples per decoder call when evaluating bounds
 EVAL_POINTS = 64  # test points per evaluation batch

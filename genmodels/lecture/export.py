@@ -7,7 +7,7 @@ test checks that it reproduces the Trainer's numbers.
 
 from __future__ import annotations
 
-from .setup import Setup
+from ..setup import Setup
 
 MAX_EMBEDDED_CSV = 200_000  # characters of CSV points written into the script itself
 
@@ -24,9 +24,9 @@ import json
 import numpy
 import torch
 
-from genmodels.metrics import evaluate
-from genmodels.setup import Setup
-from genmodels.training.rng import Streams, building_with
+from ..evaluation.metrics import evaluate
+from ..setup import Setup
+from ..training.rng import Streams, building_with
 {imports}
 SETUP = {query}
 setup = Setup.from_query(SETUP)

@@ -18,15 +18,15 @@ from contextlib import contextmanager
 
 import torch
 
-from .config import TrainConfig
-from .data import Dataset
-from .device import pick_device
-from .errors import UserError
+from ..config import TrainConfig
+from ..data import Dataset
+from ..device import pick_device
+from ..errors import UserError
+from ..models import GenerativeModel
+from ..training.loop import Training
+from ..training.snapshot import Frame, Snapshot, Timeline
 from .limiter import Limiter, shared_limiter
 from .limits import Limits
-from .models import GenerativeModel
-from .training.loop import Training
-from .training.snapshot import Frame, Snapshot, Timeline
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 LIVE_SHARE = 0.1  # of the time at most goes to live pictures: visuals here plus an open page drawing them

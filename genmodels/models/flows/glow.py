@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ...errors import UserError
+from ..nets import mlp
 from .actnorm import ActNorm, channel_shape
 from .flow import Flow, FlowConfig, Transform, init_from_data, run_forward, run_inverse
 from .inv1x1 import InvertibleConv1x1
-from .nets import mlp
 from .realnvp import AffineCoupling
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from .data import Dataset
-from .data.toy2d import GaussianMixture
-from .models import GenerativeModel
+from ..data import Dataset
+from ..data.toy2d import GaussianMixture
+from ..models import GenerativeModel
 
 EVAL_BATCH = 4096
 N_EVAL = 2500  # model samples per evaluation: the mode-coverage protocol's 2500

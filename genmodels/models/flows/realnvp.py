@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..nets import mlp
 from .flow import Flow, FlowConfig, Transform
-from .nets import mlp
 
 
 class AffineCoupling(Transform):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .made import GatedAutoregressive
-from .maf import reversing_orders
+from ..flows.made import GatedAutoregressive
+from ..flows.maf import reversing_orders
 
 
 class IAFPosterior(nn.Module):

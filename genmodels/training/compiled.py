@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from .models.base import GenerativeModel
+from ..models.base import GenerativeModel
 
 Loss = Callable[[torch.Tensor, str], dict[str, torch.Tensor]]
 

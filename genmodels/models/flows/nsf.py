@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nets import mlp
 from .flow import Flow, FlowConfig, Transform
-from .nets import mlp
 from .realnvp import alternating_masks
 
 MIN_BIN = 1e-3  # smallest bin width and height, as a fraction of 2B

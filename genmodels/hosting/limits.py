@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn.modules.module import register_module_parameter_registration_hook
 
-from .data import DATASETS
-from .data.csvfile import MAX_ROWS
-from .errors import UserError
+from ..data import DATASETS
+from ..data.csvfile import MAX_ROWS
+from ..errors import UserError
 
 if TYPE_CHECKING:
-    from .data import Dataset
-    from .setup import Setup
+    from ..data import Dataset
+    from ..setup import Setup
 
 PREFIX = "GENMODELS_"
 

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UserError
-from .base import GenerativeModel, Phase
-from .nets import mlp
+from ...errors import UserError
+from ..base import GenerativeModel, Phase
+from ..nets import mlp
 
 N_FIXED = 2500  # fixed z for the live samples: the mode-coverage protocol's sample size
 N_ARROWS = 64  # fake points that get generator-gradient arrows

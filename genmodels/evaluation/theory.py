@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .data import Dataset
+from ..data import Dataset
 from .metrics import histogram_divergences, histogram_edges, mode_coverage
 
 KDE_BANDWIDTHS = np.geomspace(0.005, 2.0, 12)  # candidates, in data units

@@ -45,15 +45,15 @@ from functools import partial
 import psutil
 import torch
 
+from ..config import TrainConfig
+from ..data import Dataset, load_dataset
+from ..device import pick_device
+from ..evaluation.metrics import test_nll
+from ..hosting.limiter import Limiter
+from ..hosting.trainer import Trainer
+from ..models import MODELS, GenerativeModel
+from ..setup import Setup
 from . import peers
-from .config import TrainConfig
-from .data import Dataset, load_dataset
-from .device import pick_device
-from .limiter import Limiter
-from .metrics import test_nll
-from .models import MODELS, GenerativeModel
-from .setup import Setup
-from .train import Trainer
 
 UI_INTERVAL = 0.25  # seconds between the app's refreshes (its live fragment's run_every)
 SPEED_DATA = {"moons": 512, "digits": 128}  # dataset -> batch size

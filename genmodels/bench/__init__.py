@@ -1,0 +1,1 @@
+"""Benchmarks: speed, time to target and memory of every family, beside peer libraries."""

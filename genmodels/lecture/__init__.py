@@ -1,0 +1,1 @@
+"""What a lecture uses beyond training: presets, the exported script, EM step by step."""

@@ -1,0 +1,1 @@
+"""Variational autoencoders: the ELBO, its estimators, decoders' likelihoods, IAF posteriors."""
