@@ -44,3 +44,18 @@ def plotly_chart(where, key: str, source: object, build: Callable[[], go.Figure]
     Element keys are unique on a page, so they name the figures here too.
     """
     where.plotly_chart(get((key, *values), source, build), key=key)
+
+
+def image(where, key: str, source: object, build: Callable[[], bytes], caption: str, *values: Hashable) -> None:
+    """`where.image` of the PNG bytes `build()` makes (e.g. `Plane.png`), built once per `source` and `values`.
+
+    Bytes go out as they are (Streamlit re-encodes numpy arrays on every call); the fixed
+    width keeps the layout still from refresh to refresh.
+    """
+    picture = get((key, *values), source, build)
+    where.image(picture, caption=caption, width=png_width(picture))
+
+
+def png_width(picture: bytes) -> int:
+    """The width a PNG's header states (bytes 16..20 of the IHDR chunk)."""
+    return int.from_bytes(picture[16:20], "big")

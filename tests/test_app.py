@@ -32,7 +32,7 @@ def test_default_page_is_moons_realnvp_with_plots(app):
     assert not app.exception
     assert app.selectbox(key="dataset").value == "moons" and app.selectbox(key="model").value == "realnvp"
     assert step_text(app).startswith("**step 0**") and "cpu" in step_text(app)
-    assert len(app.get("plotly_chart")) >= 2  # density heatmap and samples
+    assert len(app.get("image")) >= 2  # density and samples pictures
     assert query(app) == {"data": "moons", "model": "realnvp"}
 
 

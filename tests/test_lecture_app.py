@@ -119,7 +119,7 @@ def test_replay_slider_redraws_an_earlier_step_once_paused(apps):
     first = slider.options[0]
     slider.set_value(first).run()
     assert not at.exception
-    assert at.get("plotly_chart")  # the flow view drew the picked frame
+    assert at.get("image")  # the flow view drew the picked frame
 
 
 def test_typed_density_becomes_the_training_data_and_the_script_embeds_it(apps):
