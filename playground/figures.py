@@ -20,7 +20,7 @@ from . import raster
 from .raster import Plane
 
 HEIGHT = 360
-IMAGE_WIDTH = 320  # pixels of an enlarged image grid
+IMAGE_WIDTH = 480  # pixels of an enlarged image grid (at least: small grids are upscaled to about this)
 MIN_SCALE = 3  # image tiles are at least 3x upscaled, nearest-neighbour (legible on a projector)
 DATA_COLOUR, MODEL_COLOUR, OVERLAY_COLOUR = "#1f77b4", "#d62728", "#ffffff"
 MARGIN = dict(l=10, r=10, t=40, b=10)

@@ -23,7 +23,8 @@ RAMP = 200  # palette entries 0..RAMP-1 hold the colour scale, the rest the inks
 WHITE, FRAME, TEXT, NAN = "#ffffff", "#787878", "#3c3c3c", "#ebebeb"  # NAN: cells without a value (D* off the mass)
 VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
            "#fde725")
-RDBU = ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b")
+# A critic's scale, pale so the points on it stay visible: purple where it calls x fake, green where real (GAN Lab).
+CRITIC = ("#b58fc2", "#d7c1de", "#f4eef5", "#e9f4e6", "#bfe3b8", "#8fcf86")
 
 
 def rgb(colour: str) -> tuple[int, int, int]:

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_helpers import query, wait_until
+from app_helpers import pictures, query, wait_until
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
@@ -32,7 +32,7 @@ def test_default_page_is_moons_realnvp_with_plots(app):
     assert not app.exception
     assert app.selectbox(key="dataset").value == "moons" and app.selectbox(key="model").value == "realnvp"
     assert step_text(app).startswith("**step 0**") and "cpu" in step_text(app)
-    assert len(app.get("image")) >= 2  # density and samples pictures
+    assert len(pictures(app)) >= 2  # density and samples pictures
     assert query(app) == {"data": "moons", "model": "realnvp"}
 
 

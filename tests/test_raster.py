@@ -49,4 +49,4 @@ def test_image_tiles_are_upscaled_at_least_three_times_nearest_neighbour():
     assert scale >= figures.MIN_SCALE and picture.shape == (9 * scale, 4 * 9 * scale)
     first = picture[:8 * scale:scale, :8 * scale:scale]
     assert np.abs(first.astype(int) - np.rint(255 * (1 - images[0].reshape(8, 8)))).max() <= 1  # dark ink
-    assert memo.png_width(png) == picture.shape[1]
+    assert memo.png_size(png) == (picture.shape[1], picture.shape[0])

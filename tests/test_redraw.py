@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from app_helpers import pictures
 from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
@@ -61,7 +62,7 @@ def test_a_redraw_with_the_same_visuals_builds_no_figure(flow_page, builds):
     at.run()  # the first redraw in `flow_page` already built them
     shown["snap"] = dataclasses.replace(shown["snap"], step=11)  # new losses, same visuals (same dict)
     at.run()
-    assert not at.exception and len(at.get("image")) == 3
+    assert not at.exception and len(pictures(at)) == 3
     assert builds == {}
 
 
@@ -77,7 +78,7 @@ def test_moving_the_layer_slider_rebuilds_only_that_figure_and_moving_back_reuse
     at, _ = flow_page
     at.slider(key="stage_k").set_value(1).run()
     assert builds == {"stages_picture": 1}
-    assert "after 1 of 4 layers" in at.get("image")[2].captions[0]
+    assert "after 1 of 4 layers" in pictures(at)[2]
     at.slider(key="stage_k").set_value(LAYERS).run()
     assert builds == {"stages_picture": 1}  # k = 4 was built for the first redraw and is still kept
 

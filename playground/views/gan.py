@@ -17,11 +17,12 @@ from genmodels.theory import gan_overlay, sample_quality
 from genmodels.train import Snapshot
 
 from .. import figures, memo
-from ..raster import RDBU, VIRIDIS, Plane
+from ..raster import CRITIC, Plane
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session
 MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
+REAL_COLOUR, FAKE_COLOUR = "#1b7837", "#762a83"  # on the critic's purple (fake) to green (real) scale
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -55,8 +56,8 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
     left, right = st.columns(2)
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
     memo.image(left, "gan_critic", v, lambda: critic_picture(v, data, zrange).png(),
-               f"{model.critic_label} over the plane, data white, fakes red; arrows: −∇ of the G loss "
-               f"(longest ‖∇‖ = {grad:.2g})")
+               f"{model.critic_label} over the plane (purple: says fake, green: says real), data green, fakes "
+               f"purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})")
     with right:
         if optimal is not None:
             memo.image(st, "gan_dstar", v, lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
@@ -83,11 +84,12 @@ def no_d_star(data: Dataset, known_density: bool) -> str:
 
 
 def critic_picture(v, data, zrange, values=None, arrows: bool = True) -> Plane:
-    """The critic (or `values`, e.g. D*) as colour, blue → white → red over its range, data, fakes, arrows."""
+    """The critic (or `values`, e.g. D*) as colour, purple (fake) → green (real) over its range (the values'
+    own range for an unbounded critic), with data, fakes and the generator-gradient arrows."""
     lo, hi = zrange or (None, None)
-    stops = RDBU if zrange else VIRIDIS
-    out = figures.density(v["critic"] if values is None else values, v, data.test, stops=stops, lo=lo, hi=hi)
-    out.points(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, 1)
+    out = figures.plane(v).density(v["critic"] if values is None else values, stops=CRITIC, lo=lo, hi=hi)
+    out.points(figures.thin(data.test, 500), REAL_COLOUR, 1)
+    out.points(figures.thin(v["samples"], 500), FAKE_COLOUR, 1)
     if arrows:
         out.arrows(v["arrows_x"], arrow_tips(v["arrows_x"], v["arrows_v"], v["grid_x"]))
     return out
