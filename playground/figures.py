@@ -148,3 +148,18 @@ def compared_chart(history: dict[str, np.ndarray], title: str, log: bool = False
                      "color": {"field": "series", "type": "nominal", "legend": {"orient": "bottom"}}},
         "height": 220,
     }
+
+
+def bar_chart(values: np.ndarray, label: str, title: str) -> dict:
+    """One bar per entry (numbered from 1), a Vega-Lite spec."""
+    table = pa.table({label: np.arange(1, len(values) + 1), "value": np.asarray(values, np.float64)})
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "title": title,
+        "data": {"name": "bars"},
+        "datasets": {"bars": table},
+        "mark": {"type": "bar"},
+        "encoding": {"x": {"field": label, "type": "ordinal"},
+                     "y": {"field": "value", "type": "quantitative", "title": None}},
+        "height": 160,
+    }

@@ -23,6 +23,7 @@ RAMP = 200  # palette entries 0..RAMP-1 hold the colour scale, the rest the inks
 WHITE, FRAME, TEXT, NAN = "#ffffff", "#787878", "#3c3c3c", "#ebebeb"  # NAN: cells without a value (D* off the mass)
 VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
            "#fde725")
+DIVERGING = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")  # blue, white, red
 # A critic's scale, pale so the points on it stay visible: purple where it calls x fake, green where real (GAN Lab).
 CRITIC = ("#b58fc2", "#d7c1de", "#f4eef5", "#e9f4e6", "#bfe3b8", "#8fcf86")
 
@@ -177,6 +178,21 @@ def frame(x: tuple[float, float], y: tuple[float, float], size: int, white: int,
         r = PAD + (y[1] - v) / (y[1] - y[0]) * (size - 1)
         draw.line([(PAD_LEFT - 4, r), (PAD_LEFT - 1, r)], fill=line)
         draw.text((PAD_LEFT - 6, r), f"{v:g}", fill=text, font=font(), anchor="rm")
+    return out
+
+
+def side_by_side(pictures: list[Image.Image]) -> Image.Image:
+    """Pictures in one row: a palette picture when they share one palette (planes drawn alike), else RGB."""
+    palette = pictures[0].getpalette()
+    shared = all(p.mode == "P" and p.getpalette() == palette for p in pictures)
+    size = (sum(p.width for p in pictures), max(p.height for p in pictures))
+    out = Image.new("P" if shared else "RGB", size, pictures[0].getpixel((0, 0)) if shared else WHITE)
+    x = 0
+    for picture in pictures:
+        out.paste(picture if shared else picture.convert("RGB"), (x, 0))
+        x += picture.width
+    if shared:
+        out.putpalette(palette)
     return out
 
 

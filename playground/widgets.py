@@ -12,13 +12,22 @@ from genmodels.errors import UserError
 
 
 def config_widgets(cls: type, current, prefix: str):
-    """Widgets for every field of `cls`, starting from `current`; returns the new config."""
-    values = {f.name: field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") for f in dataclasses.fields(cls)}
+    """Widgets for every field of `cls` that does something in the current mode, starting from `current`;
+    returns the new config (a hidden field keeps its current value)."""
+    values = {f.name: field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") if shown(f, current, prefix)
+              else getattr(current, f.name) for f in dataclasses.fields(cls)}
     try:
         return build_config(cls, values)
     except UserError as e:  # a typed value the config refuses, e.g. an energy expression
         st.error(str(e))
         return current
+
+
+def shown(f: dataclasses.Field, current, prefix: str) -> bool:
+    """False when the field's `shown_when` metadata ({other field: values}) does not hold for the values
+    the other fields' widgets hold now (e.g. a flow's reverse-KL target while it fits data)."""
+    return all(st.session_state.get(f"{prefix}{name}", getattr(current, name)) in allowed
+               for name, allowed in f.metadata.get("shown_when", {}).items())
 
 
 def field_widget(f: dataclasses.Field, value, key: str):

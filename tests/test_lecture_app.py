@@ -104,7 +104,7 @@ def test_compare_trains_both_runs_at_once_with_one_chart(apps):
 
 
 def chart_series(at: AppTest) -> set[str]:
-    (chart,) = at.get("vega_lite_chart")
+    chart = at.get("vega_lite_chart")[0]  # the merged loss chart, above the family views
     return set(convert_arrow_bytes_to_pandas_df(chart.proto.datasets[0].data.data)["series"])
 
 

@@ -9,8 +9,10 @@ from genmodels.data import Dataset
 from genmodels.setup import Setup
 from genmodels.train import Snapshot
 
-from .. import figures, memo
+from .. import figures, memo, raster
+from ..raster import Plane
 
+STRIP_SIZE = 160  # pixels per intermediate density (32 cells of 5)
 HUES = ("#e41a1c", "#ff7f00", "#d4b000", "#4daf4a", "#00a0a0", "#377eb8", "#984ea3", "#f781bf")  # base angle
 
 
@@ -28,6 +30,10 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
         draw_target(v, setup.model_config.target, left, right)
     else:
         draw_fit_to_data(v, data, left, right)
+    if "stage_log_density" in v:
+        memo.image(st, "stage_densities", v, lambda: stage_strip(v), "the notes' Fig. 6 as densities: p_k of "
+                   "y_k = g_k ∘ … ∘ g_1(z), z ~ N(0, I), after k = " + ", ".join(map(str, v["stage_k"])) +
+                   " layers (exact, by change of variables; each on its own box), the base points on top")
     if "stages" in v:
         draw_stages(v)
 
@@ -48,12 +54,35 @@ def draw_target(v: dict, target: str, left, right) -> None:
     memo.image(right, "density", v, lambda: figures.density(np.exp(v["log_density"]), v).png(), "model density q(x)")
 
 
+def stage_strip(v: dict[str, np.ndarray]) -> bytes:
+    """The intermediate densities side by side, each with stage k's points."""
+    pictures = []
+    for k, box, log_p in zip(v["stage_k"], v["stage_box"], v["stage_log_density"]):
+        plane = Plane((box[0], box[1]), (box[2], box[3]), size=STRIP_SIZE).density(np.exp(log_p))
+        pictures.append(plane.points(figures.thin(v["stages"][k], 300), figures.OVERLAY_COLOUR, 0).framed())
+    return raster.png(raster.side_by_side(pictures))
+
+
 def draw_stages(v: dict[str, np.ndarray]) -> None:
-    """The notes' Fig. 6: the same base points after k = 0..K layers, coloured by their base position."""
+    """The notes' Fig. 6: the same base points after k = 0..K layers, coloured by their base position;
+    beside it log |det J| of g^{-1} on the grid, and below each layer's mean log-det."""
     stages = v["stages"]
     k = st.slider("layers applied (k)", 0, len(stages) - 1, len(stages) - 1, key="stage_k")
-    memo.image(st, "stages", v, lambda: stages_picture(stages, k), f"N(0, I) after {k} of {len(stages) - 1} layers, "
+    left, right = st.columns(2)
+    memo.image(left, "stages", v, lambda: stages_picture(stages, k), f"N(0, I) after {k} of {len(stages) - 1} layers, "
                "coloured by the angle of each base point", k)
+    if "log_det" in v:
+        memo.image(right, "log_det", v, lambda: log_det_picture(v), "log |det ∂z/∂x| of g⁻¹ over the plane: red "
+                   "where g⁻¹ stretches space (the density is raised), blue where it compresses (lowered)")
+    if "layer_log_det" in v:
+        st.vega_lite_chart(figures.bar_chart(v["layer_log_det"], "layer k", "mean log |det ∂y_k/∂y_(k−1)| over "
+                                             "the base draws: what each layer adds to log q"), key="layer_log_det")
+
+
+def log_det_picture(v: dict[str, np.ndarray]) -> bytes:
+    """A diverging scale, 0 (volume kept) white, symmetric about 0."""
+    m = float(np.abs(v["log_det"]).max()) or 1.0
+    return figures.plane(v).density(v["log_det"], stops=raster.DIVERGING, lo=-m, hi=m).png()
 
 
 def stages_picture(stages: np.ndarray, k: int) -> bytes:
