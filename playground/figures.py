@@ -144,7 +144,7 @@ def compared_chart(history: dict[str, np.ndarray], title: str, log: bool = False
         "mark": {"type": "line", "point": True},
         "encoding": {"x": {"field": "step", "type": "quantitative"},
                      "y": {"field": "value", "type": "quantitative", "title": None,
-                           "scale": {"type": "log" if log else "linear", "zero": False}},
+                           "scale": {"type": "log"} if log else {"zero": False}},
                      "color": {"field": "series", "type": "nominal", "legend": {"orient": "bottom"}}},
         "height": 220,
     }

@@ -15,11 +15,12 @@ from genmodels.models import MODELS
 from . import figures, history
 from .controls import status_line
 from .session import LIMITS, Run
-from .views import VIEWS
+from .views import BESIDE, VIEWS
 
 
 def panel(run: Run) -> None:
-    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch)."""
+    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch);
+    below it what the family draws beside the live views (once per page run)."""
     fast = run.trainer.active
 
     @st.fragment(run_every=LIMITS.refresh if fast else max(2.0, LIMITS.refresh))
@@ -29,6 +30,8 @@ def panel(run: Run) -> None:
         draw(run)
 
     tick()
+    if beside := BESIDE.get(MODELS[run.setup.model].family):
+        beside(run.data)
 
 
 def draw(run: Run) -> None:

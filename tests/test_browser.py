@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 # Each family's page: the query, and the pictures it draws at least (images of the live panel).
 FAMILY_PAGES = {
     "flow": ("data=moons&model=realnvp", 3),  # density, samples, layer stages
-    "vae": ("data=moons&model=vae", 5),  # samples, decoded mesh, latents, reconstructions, EM mixture
+    "vae": ("data=moons&model=vae", 5),  # samples, decoded mesh, latents, reconstructions; EM mixture (static)
     "gan": ("data=8gaussians&model=nsgan", 4),  # critic with arrows, D*, manifold, timeline
 }
 SAMPLES, SAMPLE_EVERY = 10, 0.5  # seconds
@@ -38,7 +38,8 @@ HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
 # Every picture and chart of the page, with whether it shows something.
 CHARTS = """() => [
   ...[...document.querySelectorAll("img.live-picture")].map(i => ({
-    kind: "image", ok: i.naturalWidth > 0 && i.getBoundingClientRect().height > 40})),
+    kind: "image", ok: i.naturalWidth > 0 && i.getBoundingClientRect().height > 40,
+    name: (i.closest("figure")?.querySelector("figcaption")?.textContent || "").slice(0, 30)})),
   ...[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
     kind: "vega", ok: !!c.querySelector("canvas, svg") && c.getBoundingClientRect().height > 40})),
   ...[...document.querySelectorAll(".js-plotly-plot")].map(p => ({

@@ -43,7 +43,7 @@ def test_moons_page_has_point_views_and_em_recap_where_elbo_meets_log_likelihood
     app.query_params["data"] = "moons"
     app.run()
     assert not app.exception
-    assert len(pictures(app)) == 5  # samples, grid mesh, latents, reconstructions; EM mixture
+    assert len(pictures(app)) == 5  # samples, grid mesh, latents, reconstructions; EM mixture (below the panel)
     assert len(app.get("plotly_chart")) == 1  # EM history
     app.button(key="em_step").click().run()
     text = next(m.value for m in app.markdown if "after the" in m.value)

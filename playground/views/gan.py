@@ -134,12 +134,15 @@ def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def draw_timeline(v, data, curves) -> None:
+    """The picked entry's samples, the slider below them: the slider appears once there are two entries, and
+    a picture after it would change place in the page then (and vanish for a moment)."""
     steps = [int(s) for s in v["timeline_step"]]
+    picture = st.container()
     k = timeline_index(steps)
     title = f"samples (red) vs data (blue) at G step {steps[k]}"
     if "modes" in curves:
         title += f" · {int(curves['modes'][k])}/{int(curves['total'][k])} modes"
-    memo.image(st, "gan_timeline_plot", v, lambda: figures.samples_vs_data(v["timeline"][k], data.test, v).png(),
+    memo.image(picture, "gan_timeline_plot", v, lambda: figures.samples_vs_data(v["timeline"][k], data.test, v).png(),
                title, k)
 
 
@@ -177,6 +180,7 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
                "G(z) for 64 fixed z (step 0: the untrained generator's noise)")
     steps = [int(s) for s in v["timeline_step"]]
     with right:
+        picture = st.container()  # above the slider, as in draw_timeline
         k = timeline_index(steps)
-        memo.image(st, "gan_timeline_images", v, lambda: figures.grey_tiles(v["timeline"][k], data.shape, columns=8),
+        memo.image(picture, "gan_timeline_images", v, lambda: figures.grey_tiles(v["timeline"][k], data.shape, 8),
                    f"16 fixed z at G step {steps[k]}", k)

@@ -30,6 +30,10 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
         draw_points(v, data)
     if "grad_variance" in v:
         st.vega_lite_chart(variance_chart(v["grad_variance"]), key="vae_variance")
+
+
+def draw_beside(data: Dataset) -> None:
+    """Below the live panel, drawn once per page run (it changes only when its buttons are pressed): the EM recap."""
     if not data.is_image:
         with st.expander("EM recap: a Gaussian mixture fitted step by step (the notes' EM slide)"):
             draw_em(data)
