@@ -16,6 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pyarrow as pa
 
+from genmodels.plotbox import square_box
+
 from . import raster
 from .raster import Plane
 
@@ -74,12 +76,11 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, v: dict[str, np.ndarr
     return plane(v).points(thin(data), DATA_COLOUR).points(thin(samples), MODEL_COLOUR)
 
 
-def box_plane(points: np.ndarray, margin: float = 0.15) -> Plane:
-    """A square plane over the central 98% of the points plus a margin: outliers are pinned to the edge,
-    never allowed to squash the view."""
-    lo, hi = np.percentile(points, [1, 99], axis=0)
-    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + margin) + 1e-3
-    return Plane((centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half))
+def box_plane(points: np.ndarray) -> Plane:
+    """A square plane over the central 98% of the points plus a margin, round edges (`square_box`): outliers
+    are pinned to the edge, never allowed to squash the view."""
+    x0, x1, y0, y1 = square_box(points)
+    return Plane((x0, x1), (y0, y1))
 
 
 def grey_tiles(images: np.ndarray, shape: tuple[int, ...], columns: int = 10, gap: int = 1) -> bytes:

@@ -54,10 +54,18 @@ def image(where, key: str, source: object, build: Callable[[], bytes], caption: 
     A data URI, not `st.image`: st.image serves each picture from the media file manager, so
     the browser fetches it after the element arrives (a blank frame each refresh) and a file a
     later redraw has already dropped fails to load. The stated width and height keep the
-    layout still from refresh to refresh.
+    layout still from refresh to refresh. `st.html` of an object with `_repr_html_` takes the
+    markup as it is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh).
     """
     picture = get((key, *values), source, lambda: figure_html(build()))
-    where.markdown(f"<figure>{picture}<figcaption>{escape(caption)}</figcaption></figure>", unsafe_allow_html=True)
+    where.html(Markup(f"<figure>{picture}<figcaption>{escape(caption)}</figcaption></figure>"))
+
+
+class Markup(str):
+    """HTML that `st.html` sends as it is."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
 
 
 def figure_html(png: bytes) -> str:

@@ -18,7 +18,7 @@ def statuses(at: AppTest) -> list[str]:
 
 def pictures(at: AppTest) -> list[str]:
     """The captions of the page's live pictures (inline PNGs, `playground.memo.image`), in page order."""
-    return [html.unescape(c) for m in at.markdown for c in CAPTION.findall(m.value)]
+    return [html.unescape(c) for h in at.get("html") for c in CAPTION.findall(h.proto.body)]
 
 
 def query(at: AppTest) -> dict[str, str]:

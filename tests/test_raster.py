@@ -50,3 +50,15 @@ def test_image_tiles_are_upscaled_at_least_three_times_nearest_neighbour():
     first = picture[:8 * scale:scale, :8 * scale:scale]
     assert np.abs(first.astype(int) - np.rint(255 * (1 - images[0].reshape(8, 8)))).max() <= 1  # dark ink
     assert memo.png_size(png) == (picture.shape[1], picture.shape[0])
+
+
+def test_a_square_box_holds_the_central_points_and_keeps_its_edges_while_they_move_a_little():
+    from genmodels.plotbox import square_box
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(1000, 2)) * [1.0, 0.5] + [3.0, -1.0]
+    x0, x1, y0, y1 = square_box(points)
+    lo, hi = np.percentile(points, [1, 99], axis=0)
+    assert x1 - x0 == y1 - y0 and x0 < lo[0] and hi[0] < x1 and y0 < lo[1] and hi[1] < y1
+    assert square_box(points * 1.001 + 0.001) == (x0, x1, y0, y1)  # round edges: a small move keeps the axes
+    assert (x1 - x0) / 2 <= 1.25 * (hi - lo).max() / 2 * 1.15  # not much looser than asked

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..energy import box_axes, mesh, target
 from ..errors import UserError
+from ..plotbox import square_box
 from .base import GenerativeModel
 
 EVAL_BATCH = 512  # images per batch when evaluating held-out metrics
@@ -28,7 +29,7 @@ OBJECTIVES = ("ml", "reverse_kl")
 METRIC_SAMPLES = 10_000  # samples of q for the reverse-KL metrics
 STAGE_GRID = 32  # cells per side of each intermediate density
 STAGE_DENSITIES = 5  # intermediate densities per visuals, at evenly spread k (each costs k layers on the grid)
-STAGE_MARGIN = 0.5  # each stage's box: its points' central 98% widened by this fraction
+STAGE_MARGIN = 0.5  # each stage's box: its points' central 98% widened by this fraction (`square_box`)
 
 
 class Transform(nn.Module):
@@ -213,12 +214,10 @@ class Flow(GenerativeModel):
         boxes, densities = [], []
         for k in ks.tolist():
             y = stages[k]
-            lo, hi = torch.quantile(y, torch.tensor([0.01, 0.99], dtype=y.dtype, device=y.device), dim=0)
-            centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + STAGE_MARGIN) + 1e-3
-            axes = [torch.linspace(float(c - half), float(c + half), size, dtype=y.dtype, device=y.device)
-                    for c in centre]
+            box = square_box(y.cpu().numpy(), STAGE_MARGIN)
+            axes = [torch.linspace(a, b, size, dtype=y.dtype, device=y.device) for a, b in (box[:2], box[2:])]
             grid = torch.stack(torch.meshgrid(*axes, indexing="xy"), -1).reshape(-1, 2)
-            boxes.append([float(axes[0][0]), float(axes[0][-1]), float(axes[1][0]), float(axes[1][-1])])
+            boxes.append(box)
             densities.append(self.stage_log_density(k, grid).cpu().numpy())
         return {"stage_k": ks, "stage_box": np.array(boxes, dtype=np.float32),
                 "stage_log_density": np.stack(densities)}
