@@ -59,7 +59,7 @@ def start_app(port: int) -> subprocess.Popen:
 
 def shoot(browser, url: str, path: Path, seconds: float) -> tuple[int, int]:
     """Train `seconds` on the page at `url`, save a full-page screenshot; (WebGL contexts, lost-context warnings)."""
-    page = browser.new_page(viewport={"width": 1500, "height": 2600})  # the app scrolls inside: a tall window
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})  # the app scrolls inside: a tall window
     page.add_init_script(COUNT_WEBGL)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if "Too many active WebGL contexts" in m.text else None)
