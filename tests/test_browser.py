@@ -41,7 +41,8 @@ CHARTS = """() => [
     kind: "image", ok: i.naturalWidth > 0 && i.getBoundingClientRect().height > 40,
     name: (i.closest("figure")?.querySelector("figcaption")?.textContent || "").slice(0, 30)})),
   ...[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
-    kind: "vega", ok: !!c.querySelector("canvas, svg") && c.getBoundingClientRect().height > 40})),
+    kind: "vega", ok: !!c.querySelector("canvas, svg") && c.getBoundingClientRect().height > 40,
+    name: c.textContent.slice(0, 30)})),
   ...[...document.querySelectorAll(".js-plotly-plot")].map(p => ({
     kind: "plotly", ok: (p.data || []).length > 0 && p.getBoundingClientRect().height > 40})),
 ]"""
@@ -143,8 +144,8 @@ def test_a_training_family_page_keeps_every_chart_and_makes_no_webgl_context(ser
         assert eventually(lambda: step_number(page) >= 1)
         for _ in range(SAMPLES):
             charts = page.evaluate(CHARTS)
-            images = [c for c in charts if c["kind"] == "image"]
-            assert len(images) >= pictures and all(c["ok"] for c in charts), charts
+            images, empty = [c for c in charts if c["kind"] == "image"], [c for c in charts if not c["ok"]]
+            assert len(images) >= pictures and empty == [], (len(images), empty)
             time.sleep(SAMPLE_EVERY)
         lost = [text for _, text in page.console if "Too many active WebGL contexts" in text]
         errors = [text for kind, text in page.console if kind == "error"]
