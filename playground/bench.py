@@ -22,8 +22,8 @@ their Arrow data, and that hash. Left out: the server's websocket write (one mor
 serialisation of each message) and the browser. AppTest also starts a script thread per run
 and parses the messages into its element tree (about 3 ms of CPU per redraw here), work a
 server does not do, so "with the page" is slightly pessimistic. "CPU ms per redraw" is the
-CPU time of the script thread inside `live.draw` only (`time.thread_time`), averaged over
-redraws.
+CPU time of the script thread inside `live.draw` only (`time.thread_time`): its mean and
+median over redraws.
 
 Timings on a shared CPU are noisy: each repeat visits every setup and mode once, back to
 back, and the median over repeats is reported.
@@ -42,7 +42,8 @@ from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
 from genmodels.setup import Setup
-from playground.session import Run, limits, new_trainer
+
+from .session import Run, limits, new_trainer
 
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
 MODES = ("headless", "visuals", "page")
@@ -118,7 +119,8 @@ class Bench:
                 "headless_steps_per_s": rate["headless"], "visuals_steps_per_s": rate["visuals"],
                 "page_steps_per_s": rate["page"], "visuals_ratio": rate["visuals"] / rate["headless"],
                 "page_ratio": rate["page"] / rate["headless"],
-                "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s), "redraws": len(self.cpu_s)}
+                "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s),
+                "redraw_cpu_ms_median": 1000 * statistics.median(self.cpu_s), "redraws": len(self.cpu_s)}
 
 
 def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
@@ -144,10 +146,11 @@ def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
 def markdown(records: list[dict], seconds: float, repeats: int) -> str:
     """The "## The open page" section of BENCHMARKS.md."""
     header = ["data", "model", "batch", "headless steps/s", "with visuals", "with the page", "visuals / headless",
-              "page / headless", "CPU ms per redraw"]
+              "page / headless", "CPU ms per redraw (mean)", "(median)"]
     rows = [[r["data"], r["model"], str(r["batch"]), f"{r['headless_steps_per_s']:.0f}",
              f"{r['visuals_steps_per_s']:.0f}", f"{r['page_steps_per_s']:.0f}", f"{r['visuals_ratio']:.2f}",
-             f"{r['page_ratio']:.2f}", f"{r['redraw_cpu_ms']:.1f}"] for r in records]
+             f"{r['page_ratio']:.2f}", f"{r['redraw_cpu_ms']:.1f}", f"{r['redraw_cpu_ms_median']:.1f}"]
+            for r in records]
     return "\n".join([
         "## The open page",
         "",
@@ -157,7 +160,7 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
         "(and, with the page's cost of drawing them, in LIVE_SHARE of the time); "
         f"with the page: the live panel is also redrawn every {limits().refresh:g} s in this process "
         "(through Streamlit's AppTest). CPU ms per redraw: the script thread's CPU time of one redraw, "
-        "averaged over redraws with and without new visuals.",
+        "the mean and the median over redraws with and without new visuals.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

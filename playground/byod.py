@@ -17,7 +17,8 @@ from genmodels.data.csvfile import decode
 from genmodels.data.drawn import BOX, canvas_points, spray, to_csv
 from genmodels.data.formula import sample_energy
 from genmodels.errors import UserError
-from playground import figures, session
+
+from . import figures, session
 
 CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
 UPLOADED, UPLOAD_ERROR = "byod.uploaded", "byod.upload_error"  # the parsed upload's file_id, its problem

@@ -12,13 +12,14 @@ import numpy as np
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.hosting.trainer import Snapshot
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from playground import figures, history, memo, widgets
-from playground.controls import controls, status_line
-from playground.session import Run, close_run, limits, run_for
-from playground.views import VIEWS
+from genmodels.training.snapshot import Snapshot
+
+from . import figures, history, memo, widgets
+from .controls import controls, status_line
+from .session import Run, close_run, limits, run_for
+from .views import VIEWS
 
 LETTERS = ("B", "C")
 ON, COUNT = "compare.on", "compare.count"
@@ -102,11 +103,11 @@ def draw_run(snap: Snapshot, data: Dataset, key: str) -> None:
     if "samples" not in v:
         return
     if data.is_image:
-        st.image(figures.enlarged(figures.image_grid(v["samples"][:40], data.shape, columns=8)), caption="samples",
-                 clamp=True, width=figures.IMAGE_WIDTH)
+        memo.image(st, f"{key}.samples", v, lambda: figures.grey_tiles(v["samples"][:40], data.shape, columns=8),
+                   "samples")
         return
-    axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
-    memo.plotly_chart(st, f"{key}.samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, axes))
+    memo.image(st, f"{key}.samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+               "samples (red) vs data (blue)")
     if "log_density" in v:
-        memo.plotly_chart(st, f"{key}.density", v, lambda: figures.heatmap(
-            np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density", overlay=data.test))
+        memo.image(st, f"{key}.density", v, lambda: figures.density(np.exp(v["log_density"]), v, data.test).png(),
+                   "model density, data in white")

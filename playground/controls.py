@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from genmodels.hosting.trainer import Snapshot, Trainer
+from genmodels.hosting.trainer import Trainer
+from genmodels.training.snapshot import Snapshot
 
 SHORTCUTS = {"train": "T", "pause": "P", "step": "S", "stop": "X", "reset": "Home"}
 ENDED = ("diverged", "done", "closed")

@@ -23,10 +23,11 @@ import streamlit as st
 from genmodels import checkpoint
 from genmodels.data import Dataset
 from genmodels.errors import UserError
-from genmodels.hosting.trainer import Frame
 from genmodels.lecture.export import script
-from playground import compare, figures, lecture, session, widgets
-from playground.session import Run
+from genmodels.training.snapshot import Frame
+
+from . import compare, figures, lecture, session, widgets
+from .session import Run
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402

@@ -1,6 +1,10 @@
-"""Plotly figures and Vega-Lite charts shared by the family views. Fixed sizes and uirevision: no flicker.
+"""Pictures and charts shared by the family views. Fixed sizes and uirevision: no flicker.
 
-Figures are built in one go, `go.Figure(traces, layout)`: plotly validates a layout dict once,
+The 2D planes (densities, points, lines) are `raster.Plane` pictures, PNGs drawn on the
+server: no WebGL context in the page (`raster`'s docstring says why). Line charts are
+Vega-Lite (canvas) or plotly SVG traces with few points.
+
+Plotly figures are built in one go, `go.Figure(traces, layout)`: plotly validates a layout dict once,
 whereas every `update_layout`/`update_xaxes` call on a built figure costs milliseconds, and the
 live panel builds these figures for each new snapshot while training shares the process.
 """
@@ -12,9 +16,15 @@ import numpy as np
 import plotly.graph_objects as go
 import pyarrow as pa
 
+from genmodels.models.plotbox import square_box
+
+from . import raster
+from .raster import Plane
+
 HEIGHT = 360
-IMAGE_WIDTH = 320  # pixels of an enlarged image grid
-DATA_COLOUR, MODEL_COLOUR = "#1f77b4", "#d62728"
+IMAGE_WIDTH = 480  # pixels of an enlarged image grid (at least: small grids are upscaled to about this)
+MIN_SCALE = 3  # image tiles are at least 3x upscaled, nearest-neighbour (legible on a projector)
+DATA_COLOUR, MODEL_COLOUR, OVERLAY_COLOUR = "#1f77b4", "#d62728", "#ffffff"
 MARGIN = dict(l=10, r=10, t=40, b=10)
 LOSS_DATA = "losses"  # one dataset name on every refresh: the browser swaps the rows in, the chart stays
 
@@ -50,40 +60,36 @@ def thin(points: np.ndarray, n: int = 1000) -> np.ndarray:
     return points[:: max(1, len(points) // n)]
 
 
-def scatter(x: np.ndarray, colour: str, name: str, size: int = 3, opacity: float = 0.6) -> go.Scattergl:
-    return go.Scattergl(x=x[:, 0], y=x[:, 1], mode="markers", name=name,
-                        marker=dict(size=size, color=colour, opacity=opacity))
+def plane(v: dict[str, np.ndarray]) -> Plane:
+    """A blank plane over the visuals' grid (fixed axes: the grid covers the data with a margin)."""
+    return Plane.of(v["grid_x"], v["grid_y"])
 
 
-def joined(polylines) -> np.ndarray:
-    """Polylines (each (n, 2)) as one (m, 2) array, a NaN row between two: a line trace draws them with gaps,
-    and plotly builds one trace much faster than one per polyline."""
-    gap = np.full((1, 2), np.nan)
-    return np.concatenate([part for line in polylines for part in (line, gap)][:-1])
+def density(values: np.ndarray, v: dict[str, np.ndarray], overlay: np.ndarray | None = None, **scale) -> Plane:
+    """values: (G*G,) over the visuals' grid as coloured cells; optional points on top (white)."""
+    out = plane(v).density(values, **scale)
+    return out if overlay is None else out.points(thin(overlay, 500), OVERLAY_COLOUR, 0)
 
 
-def lines(polylines, colour: str, width: float) -> go.Scatter:
-    """Polylines as one thin line trace without hover labels (outlines, meshes)."""
-    xy = joined(polylines)
-    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color=colour, width=width), hoverinfo="skip",
-                      showlegend=False)
+def samples_vs_data(samples: np.ndarray, data: np.ndarray, v: dict[str, np.ndarray]) -> Plane:
+    """Both point sets on the fixed grid's plane, so the view stays put while the samples move."""
+    return plane(v).points(thin(data), DATA_COLOUR).points(thin(samples), MODEL_COLOUR)
 
 
-def heatmap(values: np.ndarray, gx: np.ndarray, gy: np.ndarray, title: str, overlay: np.ndarray | None = None,
-            colorscale: str = "Viridis", zmin=None, zmax=None, extra: tuple = ()) -> go.Figure:
-    """values: (G*G,) over the grid with axes gx, gy; optional points on top, then any `extra` traces."""
-    traces = [go.Heatmap(x=gx, y=gy, z=values.reshape(len(gy), len(gx)), colorscale=colorscale, zmin=zmin, zmax=zmax,
-                         showscale=False)]
-    if overlay is not None:
-        traces.append(scatter(thin(overlay, 500), "white", "data", size=2, opacity=0.5))
-    return figure(traces + list(extra), title, axes=(gx, gy))
+def box_plane(points: np.ndarray) -> Plane:
+    """A square plane over the central 98% of the points plus a margin, round edges (`square_box`): outliers
+    are pinned to the edge, never allowed to squash the view."""
+    x0, x1, y0, y1 = square_box(points)
+    return Plane((x0, x1), (y0, y1))
 
 
-def samples_vs_data(samples: np.ndarray, data: np.ndarray, axes: tuple[np.ndarray, np.ndarray] | None = None,
-                    title: str = "samples (red) vs data (blue)") -> go.Figure:
-    """Both point sets; with `axes` (the density grid's ticks) the view stays fixed while samples move."""
-    return figure([scatter(thin(data), DATA_COLOUR, "data"), scatter(thin(samples), MODEL_COLOUR, "model")], title,
-                  axes=axes)
+def grey_tiles(images: np.ndarray, shape: tuple[int, ...], columns: int = 10, gap: int = 1) -> bytes:
+    """Images in [0, 1] (ink 1) tiled with a blank gap between neighbours, dark on white, as a PNG at least
+    MIN_SCALE times larger (nearest-neighbour: pixels stay crisp), about IMAGE_WIDTH wide when small."""
+    h, w = shape[-2:]
+    padded = np.pad(np.asarray(images).reshape(-1, h, w), ((0, 0), (0, gap), (0, gap)))
+    picture = image_grid(padded.reshape(len(padded), -1), padded.shape, columns)
+    return raster.grey(picture, max(MIN_SCALE, IMAGE_WIDTH // picture.shape[1]))
 
 
 def image_grid(images: np.ndarray, shape: tuple[int, ...], columns: int = 10) -> np.ndarray:
@@ -95,37 +101,66 @@ def image_grid(images: np.ndarray, shape: tuple[int, ...], columns: int = 10) ->
     return tiles.transpose(0, 2, 1, 3).reshape(-1, columns * w)
 
 
-def loss_chart(history: dict[str, np.ndarray]) -> dict:
-    """One line per logged quantity against the step: a Vega-Lite spec for `st.vega_lite_chart`.
+def long_table(history: dict[str, np.ndarray]) -> pa.Table:
+    """Rows (step, value, series), one block per quantity, the series dictionary-encoded.
 
-    The spec Altair would write, built directly: Altair's validation and conversion cost
-    ~20 ms per refresh. Rows are (step, value, series), one block per quantity, in an Arrow
-    table with the series dictionary-encoded: Streamlit sends Arrow as is, 0.2 ms for 4000
-    rows where a pandas frame took 4.6 ms to convert.
+    Streamlit sends Arrow as is, 0.2 ms for 4000 rows where a pandas frame took 4.6 ms to convert.
     """
     names = list(history)
     rows = np.concatenate([history[k] for k in names]) if names else np.zeros((0, 2))
     codes = np.repeat(np.arange(len(names), dtype=np.int32), [len(history[k]) for k in names])
     series = pa.DictionaryArray.from_arrays(codes, pa.array(names, pa.string()))
+    return pa.table({"step": rows[:, 0], "value": rows[:, 1], "series": series})
+
+
+def loss_chart(history: dict[str, np.ndarray]) -> dict:
+    """One small chart per logged quantity against the step, each with its own y axis (quantities of
+    different scales never share one): a faceted Vega-Lite spec for `st.vega_lite_chart`.
+
+    The spec Altair would write, built directly: Altair's validation and conversion cost
+    ~20 ms per refresh.
+    """
     return {
         "$schema": alt.SCHEMA_URL,
         "data": {"name": LOSS_DATA},
-        "datasets": {LOSS_DATA: pa.table({"step": rows[:, 0], "value": rows[:, 1], "series": series})},
-        "mark": {"type": "line"},
+        "datasets": {LOSS_DATA: long_table(history)},
+        "facet": {"field": "series", "type": "nominal", "title": None, "sort": list(history)},
+        "columns": 3,
+        "spec": {"mark": {"type": "line", "clip": True}, "width": 260, "height": 110,
+                 "encoding": {"x": {"field": "step", "type": "quantitative"},
+                              "y": {"field": "value", "type": "quantitative", "title": None,
+                                    "scale": {"zero": False}},
+                              "color": {"field": "series", "type": "nominal", "legend": None}}},
+        "resolve": {"scale": {"y": "independent"}},
+    }
+
+
+def compared_chart(history: dict[str, np.ndarray], title: str, log: bool = False) -> dict:
+    """Quantities of one kind on one shared axis (to compare them), a line with points each: Vega-Lite."""
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "title": title,
+        "data": {"name": "compared"},
+        "datasets": {"compared": long_table(history)},
+        "mark": {"type": "line", "point": True},
         "encoding": {"x": {"field": "step", "type": "quantitative"},
-                     "y": {"field": "value", "type": "quantitative", "scale": {"zero": False}},
-                     "color": {"field": "series", "type": "nominal"}},
+                     "y": {"field": "value", "type": "quantitative", "title": None,
+                           "scale": {"type": "log"} if log else {"zero": False}},
+                     "color": {"field": "series", "type": "nominal", "legend": {"orient": "bottom"}}},
         "height": 220,
     }
 
 
-def coloured_points(points: np.ndarray, colour: np.ndarray, title: str) -> go.Figure:
-    """Points coloured by a scalar (e.g. their angle in base space), cyclic colour scale."""
-    return figure([go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers",
-                                marker=dict(size=3, color=colour, colorscale="HSV", opacity=0.8))], title)
-
-
-def enlarged(picture: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
-    """Nearest-neighbour upscaling, so 8x8 digits stay crisp instead of a 64-pixel thumbnail."""
-    f = max(1, width // picture.shape[1])
-    return np.repeat(np.repeat(picture, f, 0), f, 1)
+def bar_chart(values: np.ndarray, label: str, title: str) -> dict:
+    """One bar per entry (numbered from 1), a Vega-Lite spec."""
+    table = pa.table({label: np.arange(1, len(values) + 1), "value": np.asarray(values, np.float64)})
+    return {
+        "$schema": alt.SCHEMA_URL,
+        "title": title,
+        "data": {"name": "bars"},
+        "datasets": {"bars": table},
+        "mark": {"type": "bar"},
+        "encoding": {"x": {"field": label, "type": "ordinal"},
+                     "y": {"field": "value", "type": "quantitative", "title": None}},
+        "height": 160,
+    }

@@ -10,7 +10,7 @@ import dataclasses
 
 import streamlit as st
 
-from genmodels.hosting.trainer import Snapshot
+from genmodels.training.snapshot import Snapshot
 
 
 def replay(snap: Snapshot, active: bool) -> Snapshot:

@@ -16,7 +16,8 @@ import streamlit as st
 
 from genmodels.lecture.presets import Preset, load_presets
 from genmodels.setup import Setup
-from playground import compare, widgets
+
+from . import compare, widgets
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PRESET = "preset"  # the preset selector's key and the URL key

@@ -11,14 +11,16 @@ import time
 import streamlit as st
 
 from genmodels.models import MODELS
-from playground import figures, history
-from playground.controls import status_line
-from playground.session import Run, limits
-from playground.views import VIEWS
+
+from . import figures, history
+from .controls import status_line
+from .session import Run, limits
+from .views import BESIDE, VIEWS
 
 
 def panel(run: Run) -> None:
-    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch)."""
+    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch);
+    below it what the family draws beside the live views (once per page run)."""
     fast = run.trainer.active
 
     @st.fragment(run_every=limits().refresh if fast else max(2.0, limits().refresh))
@@ -28,6 +30,8 @@ def panel(run: Run) -> None:
         draw(run)
 
     tick()
+    if beside := BESIDE.get(MODELS[run.setup.model].family):
+        beside(run.data)
 
 
 def draw(run: Run) -> None:

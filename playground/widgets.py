@@ -12,10 +12,12 @@ from genmodels.errors import UserError
 
 
 def config_widgets(cls: type, current, prefix: str, hidden: tuple[str, ...] = ()):
-    """Widgets for every field of `cls` but the `hidden` ones (settings that do nothing here: they keep their
-    defaults); returns the new config."""
-    values = {f.name: f.default if f.name in hidden else field_widget(f, getattr(current, f.name), f"{prefix}{f.name}")
-              for f in dataclasses.fields(cls)}
+    """Widgets for every field of `cls` that does something here, starting from `current`; returns the new
+    config. A field the mode ignores (`shown_when`) keeps its current value; a `hidden` one (the model never
+    reads it) keeps its default."""
+    values = {f.name: f.default if f.name in hidden else
+              field_widget(f, getattr(current, f.name), f"{prefix}{f.name}") if shown(f, current, prefix)
+              else getattr(current, f.name) for f in dataclasses.fields(cls)}
     try:
         return build_config(cls, values)
     except UserError as e:  # a typed value the config refuses, e.g. an energy expression
@@ -26,6 +28,13 @@ def config_widgets(cls: type, current, prefix: str, hidden: tuple[str, ...] = ()
 def train_widgets(model: type, current: TrainConfig, prefix: str) -> TrainConfig:
     """The training settings for `model`: without lr where the model has its own (a GAN's lr_g, lr_d)."""
     return config_widgets(TrainConfig, current, prefix, () if model.uses_lr else ("lr",))
+
+
+def shown(f: dataclasses.Field, current, prefix: str) -> bool:
+    """False when the field's `shown_when` metadata ({other field: values}) does not hold for the values
+    the other fields' widgets hold now (e.g. a flow's reverse-KL target while it fits data)."""
+    return all(st.session_state.get(f"{prefix}{name}", getattr(current, name)) in allowed
+               for name, allowed in f.metadata.get("shown_when", {}).items())
 
 
 def field_widget(f: dataclasses.Field, value, key: str):

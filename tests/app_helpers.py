@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
 
 from streamlit.testing.v1 import AppTest
+
+CAPTION = re.compile(r'<img class="live-picture".*?<figcaption>(.*?)</figcaption>', re.S)
 
 
 def statuses(at: AppTest) -> list[str]:
     """Every run's status line (`**step N** · ...`), first run first."""
     return [m.value for m in at.markdown if "**step " in m.value]
+
+
+def pictures(at: AppTest) -> list[str]:
+    """The captions of the page's live pictures (inline PNGs, `playground.memo.image`), in page order."""
+    return [html.unescape(c) for h in at.get("html") for c in CAPTION.findall(h.proto.body)]
 
 
 def query(at: AppTest) -> dict[str, str]:

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_helpers import query, wait_until
+from app_helpers import pictures, query, wait_until
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
@@ -32,7 +32,7 @@ def test_default_page_is_moons_realnvp_with_plots(app):
     assert not app.exception
     assert app.selectbox(key="dataset").value == "moons" and app.selectbox(key="model").value == "realnvp"
     assert step_text(app).startswith("**step 0**") and "cpu" in step_text(app)
-    assert len(app.get("plotly_chart")) >= 2  # density heatmap and samples
+    assert len(pictures(app)) >= 2  # density and samples pictures
     assert query(app) == {"data": "moons", "model": "realnvp"}
 
 
@@ -90,4 +90,12 @@ def test_csv_choice_without_a_file_asks_for_one(app):
 def test_digits_with_realnvp_shows_an_image_of_samples(app):
     app.run()
     app.selectbox(key="dataset").set_value("digits").run()
-    assert not app.exception and len(app.get("image")) == 1
+    assert not app.exception and len(pictures(app)) == 1
+
+
+def test_settings_that_do_nothing_in_the_current_mode_are_hidden(app):
+    """The reverse-KL target shows only once the objective is reverse_kl (fitting data ignores it)."""
+    app.run()
+    assert "realnvp.target" not in {w.key for w in app.text_input}
+    app.selectbox(key="realnvp.objective").set_value("reverse_kl").run()
+    assert not app.exception and "realnvp.target" in {w.key for w in app.text_input}

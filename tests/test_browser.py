@@ -1,4 +1,5 @@
-"""One real browser: start the server, press Train in headless Chromium, see the step and heatmap change."""
+"""One real browser: start the server, press Train in headless Chromium, see the step and the density change;
+on each family's page, sampled while it trains, no chart ever vanishes and no WebGL context is made."""
 
 import os
 import re
@@ -18,6 +19,33 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 STEP = re.compile(r"^step \d+$")
 pytestmark = pytest.mark.browser
+# Each family's page: the query, and the pictures it draws at least (images of the live panel).
+FAMILY_PAGES = {
+    "flow": ("data=moons&model=realnvp", 3),  # density, samples, layer stages
+    "vae": ("data=moons&model=vae", 5),  # samples, decoded mesh, latents, reconstructions; EM mixture (static)
+    "gan": ("data=8gaussians&model=nsgan", 4),  # critic with arrows, D*, manifold, timeline
+}
+SAMPLES, SAMPLE_EVERY = 10, 0.5  # seconds
+# Counts every WebGL context the page asks for, before any script of the page runs.
+COUNT_WEBGL = """
+window.__webgl = 0;
+const getContext = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+  if (String(kind).startsWith("webgl") || kind === "experimental-webgl") window.__webgl += 1;
+  return getContext.call(this, kind, ...rest);
+};
+"""
+# Every picture and chart of the page, with whether it shows something.
+CHARTS = """() => [
+  ...[...document.querySelectorAll("img.live-picture")].map(i => ({
+    kind: "image", ok: i.naturalWidth > 0 && i.getBoundingClientRect().height > 40,
+    name: (i.closest("figure")?.querySelector("figcaption")?.textContent || "").slice(0, 30)})),
+  ...[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
+    kind: "vega", ok: !!c.querySelector("canvas, svg") && c.getBoundingClientRect().height > 40,
+    name: c.textContent.slice(0, 30)})),
+  ...[...document.querySelectorAll(".js-plotly-plot")].map(p => ({
+    kind: "plotly", ok: (p.data || []).length > 0 && p.getBoundingClientRect().height > 40})),
+]"""
 
 
 def free_port() -> int:
@@ -46,10 +74,6 @@ def server():
         proc.wait(timeout=10)
 
 
-def heatmap_z(page):
-    return page.evaluate("() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].z)")
-
-
 def step_number(page) -> int:
     return int(page.locator("strong", has_text=STEP).first.inner_text().split()[1])
 
@@ -64,25 +88,67 @@ def eventually(condition, timeout: float = 90.0) -> bool:
     return True
 
 
-def test_train_in_a_real_browser(server):
+@pytest.fixture(scope="module")
+def browser():
     if CHROMIUM is None:
         pytest.skip("no Chromium found: install it with `apt-get update && apt-get install -y chromium` "
                     "(or set CHROMIUM=/path/to/chromium) to run the browser test")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server)
-            expect(page.locator("strong", has_text=STEP).first).to_have_text("step 0", timeout=90_000)
-            page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-            before = heatmap_z(page)
-            assert "data=moons" in page.url and "model=realnvp" in page.url
-            page.get_by_role("button", name="Train").click()
-            assert eventually(lambda: step_number(page) >= 20)
-            first = step_number(page)
-            assert eventually(lambda: step_number(page) > first)  # the page keeps refreshing while it trains
-            assert eventually(lambda: heatmap_z(page) != before)  # and the density heatmap is redrawn
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def open_page(browser, url: str):
+    """A fresh tab at `url` once the step counter shows, its console messages and WebGL count recorded."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.add_init_script(COUNT_WEBGL)
+    page.console = []
+    page.on("console", lambda m: page.console.append((m.type, m.text)))
+    page.goto(url)
+    expect(page.locator("strong", has_text=STEP).first).to_have_text("step 0", timeout=90_000)
+    return page
+
+
+def density_src(page) -> str:
+    return page.locator("img.live-picture").first.get_attribute("src")
+
+
+def test_train_in_a_real_browser(server, browser):
+    page = open_page(browser, server)
+    try:
+        page.wait_for_selector("img.live-picture", timeout=60_000)
+        before = density_src(page)
+        assert "data=moons" in page.url and "model=realnvp" in page.url
+        page.get_by_role("button", name="Train").click()
+        assert eventually(lambda: step_number(page) >= 20)
+        first = step_number(page)
+        assert eventually(lambda: step_number(page) > first)  # the page keeps refreshing while it trains
+        assert eventually(lambda: density_src(page) != before)  # and the density picture is redrawn
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("family", FAMILY_PAGES)
+def test_a_training_family_page_keeps_every_chart_and_makes_no_webgl_context(server, browser, family):
+    query, pictures = FAMILY_PAGES[family]
+    page = open_page(browser, f"{server}/?{query}")
+    try:
+        page.get_by_role("button", name="Train").click()
+        assert eventually(lambda: step_number(page) >= 1)
+        for _ in range(SAMPLES):
+            charts = page.evaluate(CHARTS)
+            images, empty = [c for c in charts if c["kind"] == "image"], [c for c in charts if not c["ok"]]
+            assert len(images) >= pictures and empty == [], (len(images), empty)
+            time.sleep(SAMPLE_EVERY)
+        lost = [text for _, text in page.console if "Too many active WebGL contexts" in text]
+        errors = [text for kind, text in page.console if kind == "error"]
+        assert lost == [] and errors == [] and page.evaluate("window.__webgl") == 0
+    finally:
+        page.close()

@@ -299,6 +299,7 @@ def test_cli_trains_each_flow(model, data, capsys):
 def test_app_shows_glow_samples_and_the_latent_of_each_scale():
     from pathlib import Path
 
+    from app_helpers import pictures
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "playground" / "app.py"), default_timeout=120)
@@ -306,7 +307,7 @@ def test_app_shows_glow_samples_and_the_latent_of_each_scale():
     try:
         app.run()
         assert not app.exception
-        assert len(app.get("image")) == 4  # samples, the data image, the latents of two scales
+        assert len(pictures(app)) == 4  # samples, the data image, the latents of two scales
     finally:
         if "run" in app.session_state:
             app.session_state["run"].trainer.close()

@@ -212,6 +212,23 @@ def test_generator_gradient_arrows():
         assert torch.allclose(m.generator_gradient(x), scale[:, None] * w, atol=1e-6)
 
 
+def test_the_critic_is_drawn_over_the_data_grid_widened_so_fakes_stay_on_the_map():
+    """Critic logit l = wᵀx + b on a grid of ticks g: visuals hold D = σ(l) on the ticks widened 1.5x about their
+    centre, x varying fastest (the plots' layout)."""
+    m = build("gan")
+    w, b = [2.0, -1.0], 0.5
+    linear_critic(m, w, b)
+    g = torch.linspace(-1.0, 3.0, 5)
+    grid = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)
+    v = m.visuals(grid)
+    wide = 1.0 + (g - 1.0) * 1.5  # centre 1, half-width 2 -> 3
+    np.testing.assert_allclose(v["grid_x"], wide.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(v["grid_y"], wide.numpy(), rtol=1e-6)
+    x1, x2 = np.meshgrid(wide.numpy(), wide.numpy())
+    expected = 1 / (1 + np.exp(-(w[0] * x1 + w[1] * x2 + b)))
+    np.testing.assert_allclose(v["critic"], expected.ravel(), rtol=1e-5)
+
+
 # -- phases, slow motion, visuals ------------------------------------------------------------------------
 def one_step(model, optimizers, phase):
     loss = model.loss(torch.as_tensor(RING8.sample(64, np.random.default_rng(0))), phase)["loss"]

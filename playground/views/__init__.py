@@ -1,11 +1,16 @@
-"""Family -> view. A view draws that family's figures from a Snapshot inside the live fragment."""
+"""Family -> view. A view draws that family's figures from a Snapshot inside the live fragment; a family's
+`BESIDE` entry draws what does not change with training, once per page run, below the fragment."""
 
 from __future__ import annotations
 
-from playground.views import flow, gan, vae
+from . import flow, gan, vae
 
 VIEWS = {
     "flow": flow.draw,
     "vae": vae.draw,
     "gan": gan.draw,
+}
+
+BESIDE = {
+    "vae": vae.draw_beside,
 }

@@ -1,22 +1,27 @@
-"""Flow views: density heatmap over the data (or the reverse-KL target), samples, and N(0, I) layer by layer."""
+"""Flow views: density over the data (or the reverse-KL target), samples, and N(0, I) layer by layer."""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.hosting.trainer import Snapshot
 from genmodels.setup import Setup
-from playground import figures, memo
+from genmodels.training.snapshot import Snapshot
+
+from .. import figures, memo, raster
+from ..raster import Plane
+
+STRIP_SIZE = 160  # pixels per intermediate density (32 cells of 5)
+HUES = ("#e41a1c", "#ff7f00", "#d4b000", "#4daf4a", "#00a0a0", "#377eb8", "#984ea3", "#f781bf")  # base angle
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     v = snap.visuals
     if data.is_image:
         if "samples" in v:
-            st.image(figures.image_grid(v["samples"][:50], data.shape), caption="model samples", clamp=True)
+            memo.image(st, "flow_samples", v, lambda: figures.grey_tiles(v["samples"][:50], data.shape),
+                       "model samples (step 0: the untrained flow's noise)")
         if "latent_image" in v:
             draw_latents(v)
         return
@@ -25,46 +30,78 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
         draw_target(v, setup.model_config.target, left, right)
     else:
         draw_fit_to_data(v, data, left, right)
+    if "stage_log_density" in v:
+        memo.image(st, "stage_densities", v, lambda: stage_strip(v), "the notes' Fig. 6 as densities: p_k of "
+                   "y_k = g_k ∘ … ∘ g_1(z), z ~ N(0, I), after k = " + ", ".join(map(str, v["stage_k"])) +
+                   " layers (exact, by change of variables; each on its own box), the base points on top")
     if "stages" in v:
         draw_stages(v)
 
 
 def draw_fit_to_data(v: dict, data: Dataset, left, right) -> None:
     if "log_density" in v:
-        memo.plotly_chart(left, "density", v, lambda: figures.heatmap(
-            np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "density exp(log p(x)) with data", overlay=data.test))
-    if "samples" in v:
-        axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
-        memo.plotly_chart(right, "samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, axes))
+        memo.image(left, "density", v, lambda: figures.density(np.exp(v["log_density"]), v, data.test).png(),
+                   "density exp(log p(x)), data in white")
+    if "samples" in v and "grid_x" in v:
+        memo.image(right, "samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+                   "samples (red) vs data (blue)")
 
 
 def draw_target(v: dict, target: str, left, right) -> None:
     """Reverse KL ignores the data: the target exp(-U)/Z with the model's samples, and the model's density."""
-    memo.plotly_chart(left, "target", v, lambda: figures.heatmap(
-        np.exp(v["target_log_density"]), v["grid_x"], v["grid_y"], f"target exp(-U)/Z, U = {target}, with samples",
-        overlay=v["samples"]))
-    memo.plotly_chart(right, "density", v, lambda: figures.heatmap(
-        np.exp(v["log_density"]), v["grid_x"], v["grid_y"], "model density q(x)"))
+    memo.image(left, "target", v, lambda: figures.density(np.exp(v["target_log_density"]), v, v["samples"]).png(),
+               f"target exp(-U)/Z, U = {target}, samples in white")
+    memo.image(right, "density", v, lambda: figures.density(np.exp(v["log_density"]), v).png(), "model density q(x)")
+
+
+def stage_strip(v: dict[str, np.ndarray]) -> bytes:
+    """The intermediate densities side by side, each with stage k's points."""
+    pictures = []
+    for k, box, log_p in zip(v["stage_k"], v["stage_box"], v["stage_log_density"]):
+        plane = Plane((box[0], box[1]), (box[2], box[3]), size=STRIP_SIZE).density(np.exp(log_p))
+        pictures.append(plane.points(figures.thin(v["stages"][k], 300), figures.OVERLAY_COLOUR, 0).framed())
+    return raster.png(raster.side_by_side(pictures))
 
 
 def draw_stages(v: dict[str, np.ndarray]) -> None:
-    """The notes' Fig. 6: the same base points after k = 0..K layers, coloured by their base position."""
+    """The notes' Fig. 6: the same base points after k = 0..K layers, coloured by their base position;
+    beside it log |det J| of g^{-1} on the grid, and below each layer's mean log-det."""
     stages = v["stages"]
     k = st.slider("layers applied (k)", 0, len(stages) - 1, len(stages) - 1, key="stage_k")
-    memo.plotly_chart(st, "stages", v, lambda: stages_figure(stages, k), k)
+    left, right = st.columns(2)
+    memo.image(left, "stages", v, lambda: stages_picture(stages, k), f"N(0, I) after {k} of {len(stages) - 1} layers, "
+               "coloured by the angle of each base point", k)
+    if "log_det" in v:
+        memo.image(right, "log_det", v, lambda: log_det_picture(v), "log |det ∂z/∂x| of g⁻¹ over the plane: red "
+                   "where g⁻¹ stretches space (the density is raised), blue where it compresses (lowered)")
+    if "layer_log_det" in v:
+        st.vega_lite_chart(figures.bar_chart(v["layer_log_det"], "layer k", "mean log |det ∂y_k/∂y_(k−1)| over "
+                                             "the base draws: what each layer adds to log q"), key="layer_log_det")
 
 
-def stages_figure(stages: np.ndarray, k: int) -> go.Figure:
+def log_det_picture(v: dict[str, np.ndarray]) -> bytes:
+    """A diverging scale, 0 (volume kept) white, symmetric about 0."""
+    m = float(np.abs(v["log_det"]).max()) or 1.0
+    return figures.plane(v).density(v["log_det"], stops=raster.DIVERGING, lo=-m, hi=m).png()
+
+
+def stages_picture(stages: np.ndarray, k: int) -> bytes:
+    """Stage k's points on the box of their own central 98% (+ margin), so outliers do not squash them."""
     angle = np.arctan2(stages[0][:, 1], stages[0][:, 0])
-    return figures.coloured_points(stages[k], angle, f"N(0, I) after {k} of {len(stages) - 1} layers")
+    hue = ((angle + np.pi) / (2 * np.pi) * len(HUES)).astype(int) % len(HUES)
+    picture = figures.box_plane(stages[k])
+    for i, colour in enumerate(HUES):
+        picture.points(stages[k][hue == i], colour, 1)
+    return picture.png()
 
 
 def draw_latents(v: dict[str, np.ndarray]) -> None:
-    """Glow: a held-out image and its latent z at each scale, one tile per channel, z ∈ [−3, 3] as black to white."""
+    """Glow: a held-out image and its latent z at each scale, one tile per channel, z ∈ [−3, 3] as white to black."""
     scales = sorted(k for k in v if k.startswith("latent_") and k != "latent_image")
     columns = st.columns(1 + len(scales))
-    columns[0].image(v["latent_image"], caption="held-out image", clamp=True, width=112)
+    memo.image(columns[0], "glow_image", v, lambda: figures.grey_tiles(v["latent_image"][None], v["latent_image"].shape,
+                                                                        columns=1), "held-out image")
     for column, key in zip(columns[1:], scales):
         z, tiles = v[key], min(len(v[key]), 4)
-        grid = figures.image_grid((z + 3) / 6, z.shape, columns=tiles)
-        column.image(grid, caption=f"scale {key[7:]}: z of shape {z.shape}", clamp=True, width=56 * tiles)
+        memo.image(column, f"glow_{key}", v, lambda z=z, tiles=tiles: figures.grey_tiles((z + 3) / 6, z.shape, tiles),
+                   f"scale {key[7:]}: z of shape {z.shape}")

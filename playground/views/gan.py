@@ -8,19 +8,21 @@ Everything drawn comes from `snap.visuals` (the model) or from `genmodels.evalua
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
 from genmodels.evaluation.theory import gan_overlay, sample_quality
-from genmodels.hosting.trainer import Snapshot
 from genmodels.models import MODELS
 from genmodels.setup import Setup
-from playground import figures, memo
+from genmodels.training.snapshot import Snapshot
+
+from .. import figures, memo
+from ..raster import CRITIC, Plane
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 CURVE_CACHE = 512  # timeline rows kept in the session
 MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
+REAL_COLOUR, FAKE_COLOUR = "#1b7837", "#762a83"  # on the critic's purple (fake) to green (real) scale
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -51,55 +53,65 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
     overlay, now = memo.get("gan.theory", v, lambda: (gan_overlay(v, data), sample_quality(v["samples"], data)))
     optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
     curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
-    panels = {"gan_critic": lambda: critic_figure(v, data, model.critic_label, zrange)}
-    if optimal is not None:
-        title = f"optimal {model.critic_label} from p and a KDE of G · JS ≈ {float(overlay['js_estimate']):.3f}"
-        panels["gan_dstar"] = lambda: heatmap_with_samples(optimal, v, data, title, zrange)
-    panels["gan_manifold"] = lambda: manifold_figure(v)
-    columns = st.columns(2)
-    for i, (key, build) in enumerate(panels.items()):
-        memo.plotly_chart(columns[i % 2], key, v, build)
-    with columns[len(panels) % 2]:
+    left, right = st.columns(2)
+    grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
+    memo.image(left, "gan_critic", v, lambda: critic_picture(v, data, zrange).png(),
+               f"{model.critic_label} over the plane (purple: says fake, green: says real), data green, fakes "
+               f"purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})")
+    with right:
+        if optimal is not None:
+            memo.image(st, "gan_dstar", v, lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
+                       f"optimal {model.critic_label} from p and a KDE q of G's samples (grey: neither has mass) · "
+                       f"JS ≈ {float(overlay['js_estimate']):.3f}")
+        else:
+            st.caption(no_d_star(data, bool(overlay)))
+    left, right = st.columns(2)
+    memo.image(left, "gan_manifold", v, lambda: manifold_picture(v).png(),
+               "generator manifold: images of z-grid lines (blue: z₂ fixed, orange: z₁ fixed)")
+    with right:
         draw_timeline(v, data, curves)
     mode_meter(now)
     st.vega_lite_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
 
 
-def critic_figure(v, data, label: str, zrange) -> go.Figure:
-    grad = np.linalg.norm(v["arrows_v"], axis=1)
-    title = f"{label} with samples; arrows: -∇ of the G loss (max ‖∇‖ {grad.max():.2g})"
-    return heatmap_with_samples(v["critic"], v, data, title, zrange, arrows(v["arrows_x"], v["arrows_v"], v["grid_x"]))
+def no_d_star(data: Dataset, known_density: bool) -> str:
+    """Why there is no D* panel, instead of a picture of artefacts."""
+    if known_density:
+        return ("No optimal-critic panel: a Wasserstein critic's optimum is a Kantorovich potential, "
+                "with no pointwise formula in p and q.")
+    return (f"No D* = p/(p+q) panel: {data.name} has no known density p (D* is drawn on the Gaussian mixtures "
+            "and rings, e.g. 8gaussians or ring8).")
 
 
-def heatmap_with_samples(values, v, data, title: str, zrange, *extra) -> go.Figure:
-    zmin, zmax = zrange or (None, None)
-    samples = figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=3)
-    return figures.heatmap(values, v["grid_x"], v["grid_y"], title, overlay=data.test, zmin=zmin, zmax=zmax,
-                           extra=(samples, *extra))
+def critic_picture(v, data, zrange, values=None, arrows: bool = True) -> Plane:
+    """The critic (or `values`, e.g. D*) as colour, purple (fake) → green (real) over its range (the values'
+    own range for an unbounded critic), with data, fakes and the generator-gradient arrows."""
+    lo, hi = zrange or (None, None)
+    out = figures.plane(v).density(v["critic"] if values is None else values, stops=CRITIC, lo=lo, hi=hi)
+    out.points(figures.thin(data.test, 500), REAL_COLOUR, 1)
+    out.points(figures.thin(v["samples"], 500), FAKE_COLOUR, 1)
+    if arrows:
+        out.arrows(v["arrows_x"], arrow_tips(v["arrows_x"], v["arrows_v"], v["grid_x"]))
+    return out
 
 
-def arrows(x: np.ndarray, g: np.ndarray, gx: np.ndarray) -> go.Scatter:
-    """Segments from each fake point along -∇ℓ_G, scaled together so relative lengths stay true."""
+def arrow_tips(x: np.ndarray, g: np.ndarray, gx: np.ndarray) -> np.ndarray:
+    """Tips of segments from each fake point along -∇ℓ_G, scaled together so relative lengths stay true."""
     norm = np.linalg.norm(g, axis=1).max()
-    tip = x + g * (ARROW_FRACTION * (gx[-1] - gx[0]) / norm if norm > 0 else 0.0)
-    xy = figures.joined(np.stack([x, tip], 1))
-    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="black", width=1.5), name="-∇ G loss")
+    return x + g * (ARROW_FRACTION * (gx[-1] - gx[0]) / norm if norm > 0 else 0.0)
 
 
-def manifold_figure(v) -> go.Figure:
+def manifold_picture(v) -> Plane:
     """The image under G of straight lines in z: where the latent plane is stretched, folded or torn.
 
-    Lines of constant z_2 in one colour, lines of constant z_1 in the other, one trace per colour.
+    Lines of constant z_2 in one colour, lines of constant z_1 in the other.
     """
     lines = v["manifold"]
     half = max(len(lines) // 2, 1)
-    traces = []
+    out = figures.plane(v)
     for part, colour in zip((lines[:half], lines[half:]), MANIFOLD_COLOURS):
-        if len(part):
-            xy = figures.joined(part)
-            traces.append(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(width=1, color=colour)))
-    traces.append(figures.scatter(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, "samples", size=2))
-    return figures.figure(traces, "generator manifold: images of z-grid lines", axes=(v["grid_x"], v["grid_y"]))
+        out.lines(part, colour)
+    return out.points(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, 1)
 
 
 def mode_meter(now: dict[str, float]) -> None:
@@ -122,16 +134,16 @@ def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def draw_timeline(v, data, curves) -> None:
+    """The picked entry's samples, the slider below them: the slider appears once there are two entries, and
+    a picture after it would change place in the page then (and vanish for a moment)."""
     steps = [int(s) for s in v["timeline_step"]]
+    picture = st.container()
     k = timeline_index(steps)
-    memo.plotly_chart(st, "gan_timeline_plot", v, lambda: timeline_figure(v, data, curves, k), k)
-
-
-def timeline_figure(v, data, curves, k: int) -> go.Figure:
-    title = f"samples at G step {int(v['timeline_step'][k])}"
+    title = f"samples (red) vs data (blue) at G step {steps[k]}"
     if "modes" in curves:
         title += f" · {int(curves['modes'][k])}/{int(curves['total'][k])} modes"
-    return figures.samples_vs_data(v["timeline"][k], data.test, (v["grid_x"], v["grid_y"]), title)
+    memo.image(picture, "gan_timeline_plot", v, lambda: figures.samples_vs_data(v["timeline"][k], data.test, v).png(),
+               title, k)
 
 
 def timeline_index(steps: list[int]) -> int:
@@ -164,10 +176,11 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
     if "images" not in v:
         return
     left, right = st.columns(2)
-    left.image(figures.enlarged(figures.image_grid(v["images"], data.shape, columns=8)), caption="G(z) for 64 fixed z",
-               clamp=True, width=figures.IMAGE_WIDTH)
+    memo.image(left, "gan_images", v, lambda: figures.grey_tiles(v["images"], data.shape, columns=8),
+               "G(z) for 64 fixed z (step 0: the untrained generator's noise)")
     steps = [int(s) for s in v["timeline_step"]]
     with right:
+        picture = st.container()  # above the slider, as in draw_timeline
         k = timeline_index(steps)
-        st.image(figures.enlarged(figures.image_grid(v["timeline"][k], data.shape, columns=8)),
-                 caption=f"16 fixed z at G step {steps[k]}", clamp=True, width=figures.IMAGE_WIDTH)
+        memo.image(picture, "gan_timeline_images", v, lambda: figures.grey_tiles(v["timeline"][k], data.shape, 8),
+                   f"16 fixed z at G step {steps[k]}", k)

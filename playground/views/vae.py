@@ -8,10 +8,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.hosting.trainer import Snapshot
 from genmodels.lecture.em import GaussianMixtureEM
 from genmodels.setup import Setup
-from playground import figures, memo
+from genmodels.training.snapshot import Snapshot
+
+from .. import figures, memo
+from ..raster import Plane
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -27,7 +29,11 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     else:
         draw_points(v, data)
     if "grad_variance" in v:
-        memo.plotly_chart(st, "vae_variance", v, lambda: variance_figure(v["grad_variance"]))
+        st.vega_lite_chart(variance_chart(v["grad_variance"]), key="vae_variance")
+
+
+def draw_beside(data: Dataset) -> None:
+    """Below the live panel, drawn once per page run (it changes only when its buttons are pressed): the EM recap."""
     if not data.is_image:
         with st.expander("EM recap: a Gaussian mixture fitted step by step (the notes' EM slide)"):
             draw_em(data)
@@ -41,88 +47,76 @@ def labels(data: Dataset, n: int) -> np.ndarray | None:
 def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
     left, right = st.columns(2)
     if "latent_points" in v:
-        memo.plotly_chart(left, "vae_latent", v, lambda: latent_figure(v, labels(data, len(v["latent_points"]))))
+        memo.image(left, "vae_latent", v, lambda: latent_picture(v, labels(data, len(v["latent_points"]))).png(),
+                   "latent means of test points (by class where labelled), 2σ posterior ellipses")
+        if data.test_labels is not None:
+            left.caption(" ".join(f"<span style='color:{PALETTE[int(c) % len(PALETTE)]}'>■ {c}</span>"
+                                  for c in np.unique(data.test_labels)), unsafe_allow_html=True)
     if "latent_grid" in v:
-        memo.plotly_chart(right, "vae_grid", v, lambda: image_figure(
-            tile(v["latent_grid"], len(v["latent_grid_u"])), "decoded latent grid (the plane of the scatter)"))
+        memo.image(right, "vae_grid", v, lambda: figures.grey_tiles(v["latent_grid"], data.shape,
+                                                                    len(v["latent_grid_u"])),
+                   "decoded latent grid (the plane of the scatter)")
     left, right = st.columns(2)
     if "reconstructions" in v:
-        memo.plotly_chart(left, "vae_recon", v, lambda: image_figure(
-            tile(np.concatenate([v["inputs"], v["reconstructions"]]), len(v["inputs"])),
-            "test inputs (top), reconstructions (bottom)", height=figures.HEIGHT // 2))
+        memo.image(left, "vae_recon", v, lambda: figures.grey_tiles(
+            np.concatenate([v["inputs"], v["reconstructions"]]), data.shape, len(v["inputs"])),
+            "test inputs (top), reconstructions (bottom)")
     if "interpolation" in v:
         a, b = v["interpolation_ends"]
-        memo.plotly_chart(right, "vae_interp", v, lambda: image_figure(
-            tile(v["interpolation"], len(v["interpolation"])), f"interpolation, linear in z, test image {a} → {b}",
-            height=figures.HEIGHT // 2))
+        memo.image(right, "vae_interp", v, lambda: figures.grey_tiles(v["interpolation"], data.shape,
+                                                                      len(v["interpolation"])),
+                   f"interpolation, linear in z, test image {a} → {b}")
     if "samples" in v:
-        memo.plotly_chart(st, "vae_samples", v, lambda: image_figure(
-            tile(v["samples"][:30], 15), "samples: decoder means at z ~ p(z)", height=figures.HEIGHT // 2))
+        memo.image(st, "vae_samples", v, lambda: figures.grey_tiles(v["samples"][:30], data.shape, 15),
+                   "samples: decoder means at z ~ p(z) (step 0: the untrained decoder's blur)")
 
 
 def draw_points(v: dict[str, np.ndarray], data: Dataset) -> None:
     left, right = st.columns(2)
-    axes = (v["grid_x"], v["grid_y"]) if "grid_x" in v else None
-    if "samples" in v:
-        memo.plotly_chart(left, "vae_samples", v, lambda: figures.samples_vs_data(
-            v["samples"], data.test, axes, "samples x ~ p(x|z) p(z) (red)"))
+    if "samples" in v and "grid_x" in v:
+        memo.image(left, "vae_samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+                   "samples x ~ p(x|z) p(z) (red) vs data (blue)")
     if "latent_grid" in v:
-        memo.plotly_chart(right, "vae_grid", v, lambda: mesh_figure(v["latent_grid"], data.test, axes))
+        memo.image(right, "vae_grid", v, lambda: mesh_picture(v["latent_grid"], data.test, v).png(),
+                   "decoded latent grid E[x|z] over the data")
     left, right = st.columns(2)
     if "latent_points" in v:
-        memo.plotly_chart(left, "vae_latent", v, lambda: latent_figure(v, None))
+        memo.image(left, "vae_latent", v, lambda: latent_picture(v, None).png(),
+                   "latent means of test points, 2σ posterior ellipses")
     if "reconstructions" in v:
-        memo.plotly_chart(right, "vae_recon", v, lambda: reconstruction_figure(v["reconstructions"], data.test))
+        memo.image(right, "vae_recon", v, lambda: reconstruction_picture(v["reconstructions"], data.test, v).png(),
+                   "test points (blue) and their reconstructions (red)")
 
 
-def reconstruction_figure(x_hat: np.ndarray, x: np.ndarray) -> go.Figure:
-    return figures.figure([figures.scatter(figures.thin(x[:len(x_hat)]), figures.DATA_COLOUR, "test points"),
-                           figures.scatter(figures.thin(x_hat), figures.MODEL_COLOUR, "E[x|z = mean]")],
-                          "test points (blue) and their reconstructions (red)")
+def reconstruction_picture(x_hat: np.ndarray, x: np.ndarray, v) -> Plane:
+    return figures.samples_vs_data(x_hat, x[:len(x_hat)], v)
 
 
-def tile(images: np.ndarray, columns: int) -> np.ndarray:
-    """(n, H, W) greyscale images as one picture, `columns` per row, a blank pixel between neighbours."""
-    padded = np.pad(images, ((0, 0), (0, 1), (0, 1)))
-    return figures.image_grid(padded.reshape(len(images), -1), padded.shape, columns)
-
-
-def image_figure(image: np.ndarray, title: str, height: int = figures.HEIGHT) -> go.Figure:
-    """A greyscale picture in [0, 1], ink dark on white, pixels crisp at any size."""
-    return figures.figure([go.Heatmap(z=image, colorscale="Greys", zmin=0, zmax=1, showscale=False, hoverinfo="skip")],
-                          title, xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"),
-                          height=height)
-
-
-def latent_figure(v: dict[str, np.ndarray], classes: np.ndarray | None) -> go.Figure:
-    """Posterior means of the test points on the latent plane, by class, with 2σ posterior ellipses."""
+def latent_picture(v: dict[str, np.ndarray], classes: np.ndarray | None) -> Plane:
+    """Posterior means of the test points on the latent plane (the decoded grid's box), by class, 2σ ellipses."""
     points = v["latent_points"]
-    traces = []
+    out = Plane.of(v["latent_grid_u"], v["latent_grid_v"]) if "latent_grid_u" in v else figures.box_plane(points)
     if classes is None:
-        traces.append(figures.scatter(points, figures.DATA_COLOUR, "test points", size=4))
+        out.points(points, figures.DATA_COLOUR, 1)
     else:
         for c in np.unique(classes):
-            traces.append(figures.scatter(points[classes == c], PALETTE[int(c) % len(PALETTE)], str(c), size=4))
+            out.points(points[classes == c], PALETTE[int(c) % len(PALETTE)], 1)
     if "latent_ellipses" in v:
-        traces.append(figures.lines(v["latent_ellipses"], "black", 1))
-    return figures.figure(traces, "latent means of test points, 2σ posterior ellipses", showlegend=classes is not None)
+        out.lines(v["latent_ellipses"], "#000000")
+    return out
 
 
-def mesh_figure(grid: np.ndarray, data: np.ndarray, axes) -> go.Figure:
+def mesh_picture(grid: np.ndarray, data: np.ndarray, v) -> Plane:
     """Decoded means of a latent grid drawn as a mesh over the data: rows and columns of the grid as lines."""
-    traces = [figures.scatter(figures.thin(data, 500), figures.DATA_COLOUR, "data", size=2, opacity=0.3),
-              figures.lines([*grid, *grid.transpose(1, 0, 2)], figures.MODEL_COLOUR, 1)]
-    return figures.figure(traces, "decoded latent grid E[x|z] over the data", axes=axes)
+    out = figures.plane(v).points(figures.thin(data, 500), "#9ecae1", 1)
+    return out.lines([*grid, *grid.transpose(1, 0, 2)], figures.MODEL_COLOUR)
 
 
-def variance_figure(rows: np.ndarray) -> go.Figure:
+def variance_chart(rows: np.ndarray) -> dict:
     """Mean per-parameter variance of ∇_φ ELBO over z draws, one line per estimator, log scale."""
     names = ["total derivative (MC KL)", "path derivative (MC KL)", "closed-form KL"]
-    traces = [go.Scatter(x=rows[:, 0], y=rows[:, i + 1], mode="lines+markers", name=name)
-              for i, name in enumerate(names) if np.isfinite(rows[:, i + 1]).any()]
-    return figures.figure(traces, "gradient variance w.r.t. the encoder, same minibatch", square=False,
-                          showlegend=True, legend=dict(orientation="h", y=-0.2), xaxis=dict(title="step"),
-                          yaxis=dict(type="log", title="variance"))
+    series = {name: rows[np.isfinite(rows[:, i + 1])][:, [0, i + 1]] for i, name in enumerate(names)}
+    return figures.compared_chart(series, "gradient variance w.r.t. the encoder, same minibatch", log=True)
 
 
 def draw_em(data: Dataset) -> None:
@@ -143,17 +137,18 @@ def draw_em(data: Dataset) -> None:
     st.markdown(f"round {int(it)}, after the **{last}**: mean log-likelihood **{ll:.6f}**, "
                 f"ELBO **{elbo:.6f}**, gap KL(q ‖ p(z|x)) = {ll - elbo:.2e} nats")
     left, right = st.columns(2)  # the figures change only with a step: one entry per (EM run, half steps done)
-    memo.plotly_chart(left, "em_mixture", em, lambda: em_figure(em.x, em.state()), len(em.history))
+    memo.image(left, "em_mixture", em, lambda: em_picture(em.x, em.state()),
+               "responsibilities (colour) and components (2σ)", len(em.history))
     memo.plotly_chart(right, "em_history", em, lambda: em_history_figure(em.state()["history"]), len(em.history))
 
 
-def em_figure(x: np.ndarray, s: dict[str, np.ndarray]) -> go.Figure:
+def em_picture(x: np.ndarray, s: dict[str, np.ndarray]) -> bytes:
     """Points coloured by their most responsible component; 2σ ellipses of the components."""
     owner = s["responsibilities"].argmax(1)
-    traces = [figures.scatter(x[owner == j], PALETTE[j % len(PALETTE)], f"component {j}", size=3)
-              for j in range(len(s["weights"]))]
-    traces.append(figures.lines(s["ellipses"], "black", 1.5))
-    return figures.figure(traces, "responsibilities (colour) and components (2σ)")
+    out = figures.box_plane(x)
+    for j in range(len(s["weights"])):
+        out.points(x[owner == j], PALETTE[j % len(PALETTE)], 1)
+    return out.lines(s["ellipses"], "#000000", 2).png()
 
 
 def em_history_figure(history: np.ndarray) -> go.Figure:

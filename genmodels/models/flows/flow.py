@@ -22,10 +22,14 @@ from torch import nn
 from ...data.energy import box_axes, mesh, target
 from ...errors import UserError
 from ..base import GenerativeModel
+from ..plotbox import square_box
 
 EVAL_BATCH = 512  # images per batch when evaluating held-out metrics
 OBJECTIVES = ("ml", "reverse_kl")
 METRIC_SAMPLES = 10_000  # samples of q for the reverse-KL metrics
+STAGE_GRID = 32  # cells per side of each intermediate density
+STAGE_DENSITIES = 5  # intermediate densities per visuals, at evenly spread k (each costs k layers on the grid)
+STAGE_MARGIN = 0.5  # each stage's box: its points' central 98% widened by this fraction (`square_box`)
 
 
 class Transform(nn.Module):
@@ -96,7 +100,7 @@ class FlowConfig:
         "choices": OBJECTIVES,
         "help": "ml: maximum likelihood on the data; reverse_kl: fit exp(-U) of the target (the data are unused)"})
     target: str = field(default="U1", metadata={
-        "check": target,
+        "check": target, "shown_when": {"objective": ("reverse_kl",)},
         "help": "reverse KL target: U1, U2, U3, U4 or an energy in x1, x2 such as (x1**2 + 4*x2**2)/2"})
     layers: int = 8
 
@@ -186,11 +190,38 @@ class Flow(GenerativeModel):
 
     def transform_stages(self, z: torch.Tensor) -> list[torch.Tensor]:
         """The points after each layer: [z, g_1(z), g_2(g_1(z)), ..., x] (the notes' Fig. 6)."""
-        stages = [z]
+        return self.stages_and_log_dets(z)[0]
+
+    def stages_and_log_dets(self, z: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The points after each layer and each layer's log |det ∂y_k/∂y_{k-1}| at them."""
+        stages, log_dets = [z], []
         for t in self.transforms:
-            z, _ = t(z)
+            z, log_det = t(z)
             stages.append(z)
-        return stages
+            log_dets.append(log_det)
+        return stages, log_dets
+
+    def stage_log_density(self, k: int, y: torch.Tensor) -> torch.Tensor:
+        """log p_k(y) of the k-th intermediate variable y_k = g_k ∘ ... ∘ g_1(z), z ~ N(0, I): by change of
+        variables, log N(g_{1..k}^{-1}(y); 0, I) + log |det ∂g_{1..k}^{-1}/∂y| (k = K: the model's log p(x))."""
+        z, log_det = run_inverse(self.transforms[:k], y)
+        return standard_normal_log_prob(z) + log_det
+
+    def stage_views(self, stages: list[torch.Tensor], size: int = STAGE_GRID) -> dict[str, np.ndarray]:
+        """The density of y_k at STAGE_DENSITIES evenly spread k (`stage_k`, from 0 to K), each on a size x size
+        grid over a box around stage k's points (the notes' Fig. 6 as densities): `stage_box` rows
+        x0, x1, y0, y1 and `stage_log_density` rows of size*size values."""
+        ks = np.unique(np.rint(np.linspace(0, len(stages) - 1, STAGE_DENSITIES)).astype(int))
+        boxes, densities = [], []
+        for k in ks.tolist():
+            y = stages[k]
+            box = square_box(y.cpu().numpy(), STAGE_MARGIN)
+            axes = [torch.linspace(a, b, size, dtype=y.dtype, device=y.device) for a, b in (box[:2], box[2:])]
+            grid = torch.stack(torch.meshgrid(*axes, indexing="xy"), -1).reshape(-1, 2)
+            boxes.append(box)
+            densities.append(self.stage_log_density(k, grid).cpu().numpy())
+        return {"stage_k": ks, "stage_box": np.array(boxes, dtype=np.float32),
+                "stage_log_density": np.stack(densities)}
 
     def sample(self, n: int) -> torch.Tensor:
         return self.quantise(self.from_base(torch.randn(n, self.dim, device=self.device, generator=self.rng))[0])
@@ -218,19 +249,24 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
-        """Samples; for 2D the density on the grid and the layer stages, whose last stage is the samples
-        (fixed base draws, so they move smoothly from frame to frame, for no extra pass); for reverse KL
-        also the target density, all on the target's box (which replaces the data's grid)."""
+        """Samples; for 2D the density and log |det J| of g^{-1} on the grid, the layer stages (whose last
+        stage is the samples: fixed base draws, so they move smoothly from frame to frame), each stage's
+        density (`stage_views`) and each layer's mean log-det over the base draws; for reverse KL also the
+        target density, all on the target's box (which replaces the data's grid)."""
         if grid is None and len(self.shape) == 3:
             return {"samples": self.sample(64).view(64, *self.shape[-2:]).cpu().numpy()}
         if self.dim != 2:
             return {"samples": self.sample(1000).cpu().numpy()}
-        stages = np.stack([s.cpu().numpy() for s in self.transform_stages(self.z_fixed)])
-        out = {"samples": stages[-1], "stages": stages}
+        points, log_dets = self.stages_and_log_dets(self.z_fixed)
+        stages = np.stack([s.cpu().numpy() for s in points])
+        out = {"samples": stages[-1], "stages": stages, **self.stage_views(points),
+               "layer_log_det": torch.stack(log_dets).mean(1).cpu().numpy()}
         if self.target is not None:
             axis = box_axes(math.isqrt(len(grid)))
             grid = mesh(axis).to(self.device)
             out["grid_x"] = out["grid_y"] = axis.numpy()
             out["target_log_density"] = self.target.log_prob(grid).cpu().numpy()
-        out["log_density"] = self.log_prob(grid).cpu().numpy()
+        z, log_det = self.to_base(grid)
+        out["log_density"] = (standard_normal_log_prob(z) + log_det).cpu().numpy()
+        out["log_det"] = log_det.cpu().numpy()  # log |det ∂z/∂x|: where g^{-1} compresses (< 0) or stretches
         return out

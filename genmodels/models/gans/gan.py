@@ -38,6 +38,7 @@ N_FIXED = 2500  # fixed z for the live samples: the mode-coverage protocol's sam
 N_ARROWS = 64  # fake points that get generator-gradient arrows
 N_IMAGES, N_TIMELINE_IMAGES = 64, 16
 MANIFOLD_LINES, MANIFOLD_POINTS, MANIFOLD_RANGE = 11, 100, 3.0
+VIEW_WIDENING = 1.5  # the critic's plane: the data's grid widened by this factor, room for the fakes around it
 TIMELINE_CAPACITY, TIMELINE_INTERVAL = 64, 10
 LR = {"min": 1e-6, "max": 1e-1, "log": True}
 
@@ -300,10 +301,20 @@ class GAN(GenerativeModel):
         out.update(samples=x_fake.cpu().numpy(), arrows_x=x_fake[:N_ARROWS].cpu().numpy(),
                    arrows_v=self.generator_gradient(x_fake[:N_ARROWS]).cpu().numpy())
         if grid is not None:
-            out["critic"] = self.critic_value(self.critic(grid)).cpu().numpy()
+            gx, gy = widened(grid, VIEW_WIDENING)
+            out.update(grid_x=gx.cpu().numpy(), grid_y=gy.cpu().numpy())
+            plane = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), -1).reshape(-1, 2)
+            out["critic"] = self.critic_value(self.critic(plane)).cpu().numpy()
         if self.dim == 2:
             out["manifold"] = self.manifold().cpu().numpy()
         return out
+
+
+def widened(grid: torch.Tensor, factor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The axis ticks of a square (G*G, 2) grid (x varying fastest), widened by `factor` about its centre."""
+    g = math.isqrt(len(grid))
+    axes = grid[:g, 0], grid[::g, 1]
+    return tuple(a.mean() + (a - a.mean()) * factor for a in axes)
 
 
 class NSGAN(GAN):

@@ -61,7 +61,8 @@ class VAEConfig:
     kl_estimate: str = field(default="closed", metadata={
         "choices": ("closed", "mc"), "help": "KL(q || p) in closed form or by Monte Carlo at the sampled z"})
     beta: float = field(default=1.0, metadata={
-        "min": 0.0, "max": 20.0, "help": "weight β of the KL in the ELBO objective"})
+        "min": 0.0, "max": 20.0, "help": "weight β of the KL in the ELBO objective",
+        "shown_when": {"objective": ("elbo",)}})
     objective: str = field(default="elbo", metadata={
         "choices": ("elbo", "reconstruction", "kl"),
         "help": "train the ELBO, or one of its two terms alone (notes' Fig. 4)"})
@@ -71,10 +72,12 @@ class VAEConfig:
                 "they differ only with kl_estimate=mc"})
     prior: str = field(default="gaussian", metadata={
         "choices": ("gaussian", "realnvp"), "help": "prior p(z): N(0, I) or a RealNVP flow (needs kl_estimate=mc)"})
-    prior_layers: int = field(default=4, metadata={"min": 1, "max": 16, "help": "coupling layers of the flow prior"})
+    prior_layers: int = field(default=4, metadata={"min": 1, "max": 16, "help": "coupling layers of the flow prior",
+                                                   "shown_when": {"prior": ("realnvp",)}})
     posterior: str = field(default="gaussian", metadata={
         "choices": ("gaussian", "iaf"), "help": "q(z|x): Gaussian, or Gaussian then IAF layers (needs kl_estimate=mc)"})
-    posterior_layers: int = field(default=2, metadata={"min": 1, "max": 8, "help": "IAF layers of the posterior"})
+    posterior_layers: int = field(default=2, metadata={"min": 1, "max": 8, "help": "IAF layers of the posterior",
+                                                       "shown_when": {"posterior": ("iaf",)}})
     iwae_k: int = field(default=100, metadata={
         "min": 1, "max": 10_000, "help": "importance samples k of the IWAE bound (test NLL)"})
     variance_every: int = field(default=200, metadata={
