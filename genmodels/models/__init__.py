@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .ddpm import DDPM
+from .ebm import EBM
+from .flow_matching import FlowMatching
 from .gan import GAN, LSGAN, NSGAN, WGAN, WGANGP
 from .glow import Glow
 from .iaf import IAF
@@ -11,6 +14,7 @@ from .nsf import NSF
 from .planar import PlanarFlow
 from .radial import RadialFlow
 from .realnvp import RealNVP
+from .score import ScoreModel
 from .sylvester import SylvesterFlow
 from .vae import VAE
 
@@ -29,6 +33,10 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "lsgan": LSGAN,
     "wgan": WGAN,
     "wgan-gp": WGANGP,
+    "flow-matching": FlowMatching,
+    "ddpm": DDPM,
+    "score": ScoreModel,
+    "ebm": EBM,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]
