@@ -225,7 +225,7 @@ def test_probability_flow_nll_of_the_exact_field_is_the_gaussians_nll(name, sett
 @pytest.mark.parametrize("name,settings", [
     ("flow-matching", {"solver": "rk4", "sample_steps": 20}),
     ("ddpm", {"sampler": "ddim", "sample_steps": 1000}),
-    ("ddpm", {"sampler": "ancestral", "steps": 1000}),
+    ("ddpm", {"sampler": "ancestral", "timesteps": 1000}),
     ("score", {"sigma_min": 0.1, "sigma_max": 10.0, "levels": 20, "steps_per_level": 100, "step_ratio": 0.5}),
 ])
 def test_samplers_with_the_exact_field_draw_the_gaussian(name, settings):

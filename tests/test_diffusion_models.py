@@ -127,3 +127,11 @@ def test_image_data_is_refused_with_a_clear_message(name):
 def test_noise_ladder_upside_down_is_a_user_error():
     with pytest.raises(UserError, match="sigma_min"):
         Setup.from_query({"model": "score", "sigma_min": "5", "sigma_max": "1"})
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_model_settings_do_not_shadow_training_settings(name):
+    """Settings share one flat namespace (share URL, CLI flags): a model field named like a training one
+    could never be set apart from it."""
+    model_fields = set(MODELS[name].Config.__dataclass_fields__)
+    assert not model_fields & set(TrainConfig.__dataclass_fields__)

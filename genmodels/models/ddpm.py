@@ -61,7 +61,7 @@ def epsilon_loss(eps_hat: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], 
 
 @dataclass(frozen=True)
 class DDPMConfig(DiffusionConfig):
-    steps: int = field(default=1000, metadata={"min": 2, "max": 4000, "help": "diffusion steps T"})
+    timesteps: int = field(default=1000, metadata={"min": 2, "max": 4000, "help": "diffusion steps T"})
     schedule: str = field(default="linear", metadata={"choices": tuple(SCHEDULES), "help": "noise schedule ᾱ(t)"})
     sampler: str = field(default="ddim", metadata={
         "choices": SAMPLERS, "help": "ancestral: T stochastic steps; ddim: sample_steps deterministic steps"})
@@ -74,7 +74,7 @@ class DDPM(DiffusionModel):
 
     def __init__(self, config: DDPMConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
-        alpha_bar = alpha_bars(config.schedule, config.steps)
+        alpha_bar = alpha_bars(config.schedule, config.timesteps)
         self.register_buffer("alpha_bar", alpha_bar)
         log_sigma_bar = 0.5 * torch.log((1 - alpha_bar[1:]) / alpha_bar[1:])
         self.log_sigma_bar_range = (float(log_sigma_bar[0]), float(log_sigma_bar[-1]))
@@ -90,14 +90,14 @@ class DDPM(DiffusionModel):
         return self.net(x, self.level(0.5 * torch.log((1 - ab) / ab)))
 
     def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
-        i = torch.randint(1, self.config.steps + 1, (len(x),), generator=self.generator, device=x.device)
+        i = torch.randint(1, self.config.timesteps + 1, (len(x),), generator=self.generator, device=x.device)
         eps = self.noise(x.shape, self.generator)
         return {"loss": epsilon_loss(self.eps_hat, x, self.alpha_bar[i], i, eps)}
 
     # -- sampling --------------------------------------------------------------------------------
     def sample_path(self, n, generator):
         x = self.noise((n, self.dim), generator)
-        T = self.config.steps
+        T = self.config.timesteps
         if self.config.sampler == "ancestral":
             steps = torch.arange(T, -1, -1, device=self.device)
         else:

@@ -1,7 +1,7 @@
 """An MLP on (x, t): the network of the diffusion family (velocity, noise or score prediction).
 
 t in [0, 1] enters through sinusoidal features [t, sin(ω_k t), cos(ω_k t)] with frequencies ω_k
-geometric from 1 to 100 (the Transformer's positional code, Vaswani et al. 2017, on a continuous
+geometric from 1 to 10 (the Transformer's positional code, Vaswani et al. 2017, on a continuous
 time, as DDPM's network takes it), concatenated to x. SiLU keeps the field smooth, which the
 ODE solvers and the divergence in the likelihood need.
 """
@@ -16,7 +16,7 @@ from torch import nn
 from .nets import mlp
 
 FREQUENCIES = 8
-MAX_FREQUENCY = 100.0
+MAX_FREQUENCY = 10.0
 
 
 def time_features(t: torch.Tensor) -> torch.Tensor:
