@@ -34,7 +34,7 @@ def titles(at: AppTest) -> list[str]:
                        "learned velocity"]),
     ("ddpm", ["samples (red) vs data", "trajectories from noise to data", "noised data (blue)", "learned score"]),
     ("score", ["samples (red) vs data", "trajectories from noise to data", "noised data (blue)", "learned score"]),
-    ("ebm", ["samples (red) vs data", "energy E(x) with Langevin chains", "trajectories from noise to data",
+    ("ebm", ["samples (red) vs data", "trajectories from noise to data", "energy E(x), Langevin chains at",
              "learned score"]),
 ])
 def test_view_draws_its_panels_without_webgl_and_follows_the_slider(app, model, panels):

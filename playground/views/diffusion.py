@@ -36,16 +36,13 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     axes = (v["grid_x"], v["grid_y"])
     left, right = st.columns(2)
     memo.plotly_chart(left, "diffusion_samples", v, lambda: samples_figure(v, data, axes))
-    if "energy" in v:
-        memo.plotly_chart(right, "diffusion_energy", v, lambda: energy_figure(v, axes))
-    else:
-        memo.plotly_chart(right, "diffusion_paths", v, lambda: paths_figure(v, axes))
+    memo.plotly_chart(right, "diffusion_paths", v, lambda: paths_figure(v, axes))
     k = level_slider(v, model.time_label)
     left, right = st.columns(2)
-    if "forward" in v:
+    if "energy" in v:
+        memo.plotly_chart(left, "diffusion_energy", v, lambda: energy_figure(v, axes, k, model.time_label), k)
+    elif "forward" in v:
         memo.plotly_chart(left, "diffusion_forward", v, lambda: forward_figure(v, data, axes, k, model.time_label), k)
-    else:
-        memo.plotly_chart(left, "diffusion_paths", v, lambda: paths_figure(v, axes))
     memo.plotly_chart(right, "diffusion_field", v, lambda: field_figure(v, axes, k, model), k)
 
 
@@ -96,9 +93,9 @@ def arrows(x: np.ndarray, field: np.ndarray, axes) -> go.Scatter:
     return figures.lines(np.stack([x, x + field / np.maximum(norm, 1e-12) * length], 1), "black", 1.2)
 
 
-def energy_figure(v, axes) -> go.Figure:
-    """E(x) on the grid (low = likely), the Langevin chains and their ends on it."""
-    extra = (figures.lines(v["paths"].transpose(1, 0, 2), "rgba(255, 255, 255, 0.35)", 0.7),
-             points(v["paths"][-1], figures.MODEL_COLOUR, "chain ends", size=4, opacity=0.9))
-    return figures.heatmap(v["energy"], axes[0], axes[1], "energy E(x) with Langevin chains", colorscale="Viridis_r",
-                           extra=extra)
+def energy_figure(v, axes, k: int, label: str) -> go.Figure:
+    """E(x) on the grid (low = likely) with the Langevin chains on it, and where they are at the slider's step."""
+    extra = (figures.lines(v["paths"].transpose(1, 0, 2), "rgba(255, 255, 255, 0.3)", 0.7),
+             points(v["reverse"][k], figures.MODEL_COLOUR, "chains", size=4, opacity=0.9))
+    title = f"energy E(x), Langevin chains at {label.lower()} {v['level_t'][k]:.0f}"
+    return figures.heatmap(v["energy"], axes[0], axes[1], title, colorscale="Viridis_r", extra=extra)
