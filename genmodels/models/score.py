@@ -39,7 +39,7 @@ class ScoreConfig(DiffusionConfig):
     sigma_max: float = field(default=10.0, metadata={"min": 1e-2, "max": 1000.0, "log": True,
                                                      "help": "largest noise level σ_1 (about the data's diameter)"})
     steps_per_level: int = field(default=10, metadata={"min": 1, "max": 1000, "help": "Langevin steps per level"})
-    step_ratio: float = field(default=0.1, metadata={"min": 1e-5, "max": 2.0, "log": True,
+    step_ratio: float = field(default=0.5, metadata={"min": 1e-5, "max": 2.0, "log": True,
                                                      "help": "Langevin step η_i = step_ratio · σ_i²"})
 
     def __post_init__(self):
