@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from .base import GenerativeModel, Phase
+from .diffusion.ddpm import DDPM
+from .diffusion.ebm import EBM
+from .diffusion.flow_matching import FlowMatching
+from .diffusion.score import ScoreModel
 from .flows.glow import Glow
 from .flows.iaf import IAF
 from .flows.maf import MAF
@@ -29,6 +33,10 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "lsgan": LSGAN,
     "wgan": WGAN,
     "wgan-gp": WGANGP,
+    "flow-matching": FlowMatching,
+    "ddpm": DDPM,
+    "score": ScoreModel,
+    "ebm": EBM,
 }
 
 __all__ = ["MODELS", "GenerativeModel", "Phase"]

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from . import flow, gan, vae
+from . import diffusion, flow, gan, vae
 
 VIEWS = {
     "flow": flow.draw,
     "vae": vae.draw,
     "gan": gan.draw,
+    "diffusion": diffusion.draw,
+    "energy": diffusion.draw,
 }
 
 BESIDE = {

@@ -1,0 +1,137 @@
+"""The diffusion and energy models through the project's trainer, CLI, setup and checkpoint."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genmodels.checkpoint import load, save
+from genmodels.cli import main
+from genmodels.config import TrainConfig
+from genmodels.data import load_dataset
+from genmodels.errors import UserError
+from genmodels.evaluation.metrics import sliced_wasserstein
+from genmodels.hosting.trainer import Trainer
+from genmodels.models import MODELS
+from genmodels.models.diffusion.base import LEVELS, N_PATHS
+from genmodels.setup import Setup
+
+DIFFUSION = [name for name, cls in MODELS.items() if cls.family == "diffusion"]
+SMALL = {"hidden": 64}
+SEEDS = (0, 1, 2)
+
+
+def trainer(name: str, steps: int, seed: int = 0, data: str = "8gaussians", **settings) -> Trainer:
+    dataset = load_dataset(data, seed)
+    setup = Setup(data, name, MODELS[name].Config(**settings), TrainConfig(steps=steps, seed=seed, lr=2e-3))
+    t = Trainer(lambda: setup.build_model(dataset), dataset, setup.train, device="cpu", visual_interval=None)
+    t.run(steps)
+    return t
+
+
+def test_the_family_is_registered():
+    assert DIFFUSION == ["flow-matching", "ddpm", "score"]
+    assert MODELS["ebm"].family == "energy"
+
+
+def held_out_loss(model, data) -> float:
+    """The training loss over the test set in training-size batches, with fixed noise and times: before and
+    after are comparable."""
+    model.use_rng(torch.Generator().manual_seed(123))
+    with torch.no_grad():
+        return float(np.mean([float(model.loss(b)["loss"]) for b in torch.as_tensor(data.test).split(256)]))
+
+
+@pytest.mark.parametrize("name,settings,steps", [
+    ("flow-matching", {}, 300), ("flow-matching", {"ot": True}, 150), ("ddpm", {}, 300),
+    ("ddpm", {"schedule": "cosine"}, 300), ("score", {}, 300),
+])
+def test_held_out_loss_falls_in_a_few_hundred_steps_on_8gaussians_for_every_seed(name, settings, steps):
+    data = load_dataset("8gaussians")
+    for seed in SEEDS:
+        before = held_out_loss(trainer(name, 0, seed, **SMALL, **settings).model, data)
+        after = held_out_loss(trainer(name, steps, seed, **SMALL, **settings).model, data)
+        assert after < 0.9 * before, (seed, before, after)
+
+
+def test_ebm_learns_low_energy_on_the_data_and_samples_move_towards_it():
+    """Contrastive divergence has no falling objective; what it learns: E lower on held-out data than on the
+    empty centre of the ring, and samples nearer the data (sliced Wasserstein) than the untrained model's."""
+    for seed in SEEDS:
+        untrained, trained = trainer("ebm", 0, seed, **SMALL, chain_steps=10), trainer("ebm", 150, seed, **SMALL,
+                                                                                        chain_steps=10)
+        data = load_dataset("8gaussians", seed)
+        test = torch.as_tensor(data.test[:1000])
+        with torch.no_grad():
+            centre = trained.model.energy(torch.zeros(1, 2))
+            assert float(trained.model.energy(test).median()) < float(centre)
+        torch.manual_seed(seed)
+        swd = [sliced_wasserstein(data.test, t.model.sample(1000).numpy().astype(np.float64))
+               for t in (untrained, trained)]
+        assert swd[1] < swd[0], (seed, swd)
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_visuals_hold_samples_trajectories_and_the_field_at_each_level(name):
+    t = trainer(name, 5, **SMALL)
+    v = t.model.visuals(t.training.grid)
+    assert v["samples"].shape == (1000, 2) and np.isfinite(v["samples"]).all()
+    frames = len(v["path_t"])
+    assert v["paths"].shape == (frames, N_PATHS, 2) and frames >= 2
+    assert v["reverse"].shape == (LEVELS, N_PATHS, 2) and v["level_t"].shape == (LEVELS,)
+    np.testing.assert_array_equal(v["paths"][-1], v["samples"][:N_PATHS])  # the trajectories end at the samples
+    assert v["field"].shape[1:] == v["arrows_x"].shape == (256, 2)
+    if name == "ebm":
+        assert v["field"].shape[0] == 1 and v["energy"].shape == (len(t.training.grid),)
+    else:
+        assert v["field"].shape[0] == LEVELS and v["forward"].shape == (LEVELS, N_PATHS, 2)
+
+
+@pytest.mark.parametrize("name", DIFFUSION)
+def test_log_prob_is_finite_and_the_same_in_any_batching(name, monkeypatch):
+    model = trainer(name, 50, **SMALL, nll_steps=8).model
+    x = torch.as_tensor(load_dataset("8gaussians").test[:300])
+    whole = model.log_prob(x)
+    monkeypatch.setattr("genmodels.models.diffusion.base.LOG_PROB_BATCH", 64)
+    torch.testing.assert_close(model.log_prob(x), whole, rtol=1e-5, atol=1e-5)
+    assert torch.isfinite(whole).all()
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_cli_trains_each_model_and_reports_test_nll_where_it_has_one(name, capsys):
+    assert main(["train", "--data", "8gaussians", "--model", name, "--steps", "20", "--hidden", "32", "--json",
+                 "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["model"] == name and result["steps"] == 20 and "swd" in result
+    assert ("test_nll" in result) == (name != "ebm")
+    assert "test_nll" not in result or np.isfinite(result["test_nll"])
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_weights_round_trip_through_a_checkpoint(name, tmp_path):
+    t = trainer(name, 5, **SMALL)
+    setup = Setup("8gaussians", name, MODELS[name].Config(**SMALL))
+    save(str(tmp_path / "run.safetensors"), t.model.state_dict(), setup, 5)
+    model, _, _ = load(str(tmp_path / "run.safetensors"))
+    for key, value in t.model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_image_data_is_refused_with_a_clear_message(name):
+    with pytest.raises(UserError, match="2D points"):
+        MODELS[name](MODELS[name].Config(), 64, (1, 8, 8))
+
+
+def test_noise_ladder_upside_down_is_a_user_error():
+    with pytest.raises(UserError, match="sigma_min"):
+        Setup.from_query({"model": "score", "sigma_min": "5", "sigma_max": "1"})
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
+def test_model_settings_do_not_shadow_training_settings(name):
+    """Settings share one flat namespace (share URL, CLI flags): a model field named like a training one
+    could never be set apart from it."""
+    model_fields = set(MODELS[name].Config.__dataclass_fields__)
+    assert not model_fields & set(TrainConfig.__dataclass_fields__)
