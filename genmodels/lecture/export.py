@@ -24,9 +24,9 @@ import json
 import numpy
 import torch
 
-from ..evaluation.metrics import evaluate
-from ..setup import Setup
-from ..training.rng import Streams, building_with
+from genmodels.evaluation.metrics import evaluate
+from genmodels.setup import Setup
+from genmodels.training.rng import Streams, building_with
 {imports}
 SETUP = {query}
 setup = Setup.from_query(SETUP)
