@@ -73,8 +73,8 @@ def share_url() -> None:
 
 
 def weights_bytes(run: Run) -> bytes:
-    state, step = run.trainer.weights()
-    return checkpoint.to_bytes(state, run.setup, step)
+    state, step, history = run.trainer.checkpoint()
+    return checkpoint.to_bytes(state, run.setup, step, history)
 
 
 def samples_csv(samples: np.ndarray) -> str:
@@ -139,25 +139,26 @@ def on_load() -> None:
 
 
 def read_checkpoint(content: bytes, name: str):
-    """(setup, (setup, weights, step)) of a checkpoint file, validated by `checkpoint.load` under the app's caps."""
+    """(setup, (setup, weights, step, history)) of a checkpoint file, validated by `checkpoint.load` under the app's
+    caps."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(name).name
         path.write_bytes(content)
         try:
-            model, setup, step = checkpoint.load(str(path), session.limits())
+            model, setup, step, history = checkpoint.load(str(path), session.limits())
         except UserError as e:
             raise UserError(str(e).replace(str(path), "the file")) from None
-    return setup, (setup, model.state_dict(), step)
+    return setup, (setup, model.state_dict(), step, history)
 
 
 def apply_pending(run: Run) -> None:
-    """Load weights read by `on_load` into the run built for their setup (once)."""
+    """Load weights (and their loss history) read by `on_load` into the run built for their setup (once)."""
     pending = st.session_state.get(PENDING)
     if pending is None or pending[0] != run.setup:
         return
     del st.session_state[PENDING]
-    _, state, step = pending
+    _, state, step, history = pending
     try:
-        run.trainer.load_weights(state, step)
+        run.trainer.load_weights(state, step, history)
     except UserError as e:
         st.error(str(e))
