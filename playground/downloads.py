@@ -26,7 +26,7 @@ from genmodels.errors import UserError
 from genmodels.export import script
 from genmodels.train import Frame
 
-from . import compare, figures, lecture, session, widgets
+from . import byod, compare, figures, lecture, session, widgets
 from .session import Run
 
 matplotlib.use("Agg")
@@ -42,6 +42,10 @@ def panel(run: Run, title: str, csv_text: str | None) -> None:
         share_url()
         snap = run.trainer.snapshot()
         name = f"{run.setup.model}-{run.setup.data}"
+        if csv_text is not None:  # the user's points: the URL names them, the config and this file carry them
+            st.info(byod.NOT_IN_URL)
+            st.download_button("data (.csv)", csv_text, f"{name}-data.csv", "text/csv", key="export.data",
+                               on_click="ignore", help="the points this run trains on; upload them in the sidebar")
         cols = st.columns(3)
         cols[0].download_button("script (.py)", script(run.setup, title, csv_text, f"{name}.py"), f"{name}.py",
                                 "text/x-python", key="export.script", on_click="ignore",
@@ -131,7 +135,8 @@ def on_load() -> None:
     except UserError as e:
         st.session_state[LOAD_ERROR] = f"{file.name}: {e}"
         return
-    st.session_state.update({"dataset": setup.data, lecture.PRESET: lecture.NO_PRESET, **widgets.setup_state(setup)})
+    st.session_state.update({**byod.choice_state(setup.data), lecture.PRESET: lecture.NO_PRESET,
+                             **widgets.setup_state(setup)})
     st.session_state.setup = setup
     compare.set_runs([])
     if pending is not None:
