@@ -19,6 +19,7 @@ from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
 from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
+from playground.markup import plain  # noqa: E402
 from playground.session import limits, run_for, shared_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -86,7 +87,7 @@ def main() -> None:
     setup = sidebar(initial_setup())
     setups = [setup, *compare.sidebar(setup)]
     for problem in st.session_state.pop("url_problems", []) + lecture.problems():
-        st.warning(f"share URL: {problem}; the default was used")
+        st.warning(f"share URL: {plain(problem)}; the default was used")
     st.session_state.setup = setup
     query = lecture.url_query(setups)
     if st.query_params.to_dict() != query:  # data=csv for the user's points: never another dataset's name

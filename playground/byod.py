@@ -9,8 +9,6 @@ grid), so the share URL holds it and opening it reproduces the run.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -22,10 +20,11 @@ from genmodels.data.formula import N_TEST, N_TRAIN
 from genmodels.errors import UserError
 
 from . import figures, session
+from .markup import code, plain
 
 CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
 UPLOADED, UPLOAD_ERROR = "byod.uploaded", "byod.upload_error"  # the parsed upload's file_id, its problem
-CLICKED = "byod.clicked"
+CLICKED, TOOL = "byod.clicked", "byod.tool_kept"  # the clicked points; the box or lasso tool last used
 ENERGY, ENERGY_TEXT, ENERGY_ERROR = "byod.energy_in_use", "byod.energy", "byod.energy_error"  # U trained on, typed
 DEFAULT_ENERGY = "x1**2/2 + 2*(x2 - x1**2/2)**2"
 NOT_IN_URL = ("The share URL says `data=csv`: it cannot carry drawn, clicked or uploaded points. To share this run, "
@@ -52,14 +51,8 @@ def panel() -> None:
         st.caption(f"training on {N_TRAIN + N_TEST:,} samples of exp(-U), U = {code(spec)}; the share URL holds U")
     elif CSV_DATA in st.session_state:
         data = st.session_state[CSV_DATA]
-        st.caption(f"training on {data.name}: {len(data.train) + len(data.test):,} points, standardised")
+        st.caption(f"training on {plain(data.name)}: {len(data.train) + len(data.test):,} points, standardised")
         st.info(NOT_IN_URL)
-
-
-def code(text: str) -> str:
-    """User text as inline markdown code: shown as typed (no bold from `**`), backticks kept."""
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    return f"{fence} {text} {fence}"
 
 
 def data_name(choice: str) -> str:
@@ -135,7 +128,7 @@ def click_points() -> None:
     picked = np.asarray(clicked).reshape(-1, 2)
     fig = figures.figure([grid, go.Scatter(x=picked[:, 0], y=picked[:, 1], mode="markers",
                                            marker=dict(size=10, color=figures.MODEL_COLOUR))],
-                         "click grid points, or box/lasso-select an area")
+                         "click grid points, or box/lasso-select an area", dragmode=st.session_state.get(TOOL))
     st.plotly_chart(fig, key="byod.click", on_select=add_selection, selection_mode=("points", "box", "lasso"))
     left, right = st.columns(2)
     if left.button(f"train on these {len(clicked)} points", key="byod.use_clicks", disabled=not clicked):
@@ -147,6 +140,14 @@ def add_selection() -> None:
     """Add the selected grid points (a click, or everything inside a box or lasso) to the clicked ones."""
     selection = st.session_state["byod.click"].selection
     st.session_state[CLICKED].extend((p["x"], p["y"]) for p in selection.points if p.get("curve_number") == 0)
+    st.session_state[TOOL] = kept_tool(selection)
+
+
+def kept_tool(selection) -> str | None:
+    """The plotly dragmode to draw the plot with after `selection`: the box or lasso tool that made it, so the
+    next area is selected with it too (without one, Streamlit redraws the plot in pan mode, where clicks pick
+    points); None after a click."""
+    return "select" if selection.get("box") else "lasso" if selection.get("lasso") else None
 
 
 def type_density() -> None:
@@ -156,7 +157,7 @@ def type_density() -> None:
                        "log, sin, cos, tanh, abs, ...")
     st.button(f"train on {N_TRAIN + N_TEST:,} samples of it", key="byod.use_energy", on_click=use_energy)
     if st.session_state.get(ENERGY_ERROR):
-        st.error(st.session_state.pop(ENERGY_ERROR))
+        st.error(plain(st.session_state.pop(ENERGY_ERROR)))
 
 
 def use_energy() -> None:

@@ -38,9 +38,14 @@ def phase_buttons(trainers: list[Trainer]) -> None:
     """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
     several = [t for t in trainers if t.model is not None and len(t.model.phases()) > 1]
     phases = list(dict.fromkeys(p.name for t in several for p in t.model.phases()))
-    for col, phase in zip(st.columns(5), phases):
+    if not phases:
+        return
+    cols = st.columns(5)
+    for col, phase in zip(cols, phases):  # no tooltips: one would pop up over the Pause button above
         col.button(f"Step {phase}", key=f"step_{phase}", on_click=step_phase, args=(several, phase),
-                   use_container_width=True, help=f"one optimiser step of {phase} alone")
+                   use_container_width=True)
+    if len(phases) < len(cols):
+        cols[len(phases)].caption(f"one optimiser step of {' or '.join(phases)} alone")
 
 
 def step_phase(trainers: list[Trainer], phase: str) -> None:
