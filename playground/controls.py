@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from genmodels.limiter import Limiter, shared_limiter
 from genmodels.train import Snapshot, Trainer
 
 SHORTCUTS = {"train": "T", "pause": "P", "step": "S", "stop": "X", "reset": "Home"}
@@ -61,7 +62,7 @@ def status_line(snap: Snapshot, label: str = "") -> None:
     if snap.status == "diverged":
         st.error(snap.message)
     elif snap.status == "queued":
-        st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
+        st.info(waiting(snap.queue_position, shared_limiter()))
     elif snap.status == "closed":
         st.warning(f"{snap.message}. Press Reset to start again.")
     elif snap.status == "paused" and snap.message:
@@ -70,3 +71,11 @@ def status_line(snap: Snapshot, label: str = "") -> None:
         st.success(snap.message)
     elif snap.message:
         st.info(snap.message)
+
+
+def waiting(place: int, limiter: Limiter) -> str:
+    """Why a run waits, and that it will get its turn (a preset's third run on a 2-core machine)."""
+    runs = f"{limiter.slots} run{'s' * (limiter.slots != 1)} at once (GENMODELS_MAX_TRAINERS, one per CPU core)"
+    turns = (f"; a run that has trained {limiter.time_slice:g} s while others wait hands its slot on, so the runs "
+             "take turns and each advances") if limiter.time_slice else ""
+    return f"waiting for a free training slot, place {place} in the queue: this server trains {runs}{turns}"
