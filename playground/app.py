@@ -55,7 +55,7 @@ def sidebar(setup: Setup) -> Setup:
 
 
 def dataset_label(name: str) -> str:
-    return f"{name} — {DATASETS[name].about}" if name in DATASETS else "your CSV of 2D points"
+    return f"{name} — {DATASETS[name].about}" if name in DATASETS else "your own data: a CSV, points or a typed energy"
 
 
 def upload_csv() -> None:
