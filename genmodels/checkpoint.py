@@ -1,4 +1,5 @@
-"""Save and load runs as safetensors: the weights plus the setup as JSON metadata. Never pickle."""
+"""Save and load runs as safetensors: the weights, the loss history (tensors named 'history/...') and the
+setup as JSON metadata. Never pickle."""
 
 from __future__ import annotations
 
@@ -16,13 +17,17 @@ from .config import shown
 from .errors import UserError
 from .hosting.limits import Limits, count_parameters
 from .setup import Setup
+from .training.history import History
+
+HISTORY = "history/"  # the loss history's tensors; a state_dict's keys are dotted names, never this
 
 
-def save(path: str, state: dict, setup: Setup, step: int) -> None:
-    """Write weights (`model.state_dict()` or `Trainer.weights()`) with the setup; an unwritable path is a UserError."""
+def save(path: str, state: dict, setup: Setup, step: int, history: History | None = None) -> None:
+    """Write weights (`model.state_dict()` or `Trainer.weights()`) with the setup and the loss history;
+    an unwritable path is a UserError."""
     check_writable(path)
     try:
-        Path(path).write_bytes(to_bytes(state, setup, step))
+        Path(path).write_bytes(to_bytes(state, setup, step, history))
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}") from None
 
@@ -40,7 +45,7 @@ def check_writable(path: str) -> None:
 
 
 def load(path: str, limits: Limits | None = None):
-    """(model, setup, step) from a file written by `save`; any other file is a UserError.
+    """(model, setup, step, history) from a file written by `save`; any other file is a UserError.
 
     The setup in the file is checked against `limits`, and its model's parameters are counted
     on the meta device against the weights the file holds, before the model is built: a
@@ -55,6 +60,7 @@ def load(path: str, limits: Limits | None = None):
     if meta.get("genmodels") != "1" or "setup" not in meta:
         raise UserError(f"{path} is a safetensors file but not a genmodels checkpoint (no setup metadata)")
     setup, step = _setup_and_step(path, meta)
+    history = _history(path, {k[len(HISTORY):]: state.pop(k) for k in list(state) if k.startswith(HISTORY)}, step)
     bad = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
     if bad:
         raise UserError(f"{path} has non-finite weights (NaN or inf) in {bad[0]}")
@@ -70,7 +76,15 @@ def load(path: str, limits: Limits | None = None):
     except RuntimeError as e:
         detail = " ".join(line.strip() for line in str(e).splitlines()[1:])  # the lines after "Error(s) in..."
         raise UserError(f"{path} does not match its model {setup.model}: {detail[:300]}") from None
-    return model, setup, step
+    return model, setup, step, history
+
+
+def _history(path: str, tensors: dict[str, torch.Tensor], step: int) -> History:
+    """The loss history stored beside the weights (empty for a file saved without one), checked."""
+    try:
+        return History.from_state({k: v.numpy() for k, v in tensors.items()}, step)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
 
 
 def _setup_and_step(path: str, meta: dict[str, str]) -> tuple[Setup, int]:
@@ -95,9 +109,10 @@ def query_strings(raw: dict) -> dict[str, str]:
     return {k: str(v) for k, v in raw.items()}
 
 
-def to_bytes(state: dict, setup: Setup, step: int) -> bytes:
+def to_bytes(state: dict, setup: Setup, step: int, history: History | None = None) -> bytes:
     """The bytes of the file `save` writes, from a copy of the weights (`Trainer.weights`): a download."""
     state = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in state.items()}  # unshared
+    state.update({HISTORY + k: torch.from_numpy(v) for k, v in (history or History()).state().items()})
     meta = {"genmodels": "1", "setup": json.dumps(setup.to_query()), "step": str(step)}
     return save_bytes(state, metadata=meta)
 

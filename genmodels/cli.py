@@ -66,7 +66,7 @@ def train_setup(setup, device: str, out: str | None = None) -> dict:
     saved = ""
     if out:
         state, step = trainer.weights(), trainer.step
-        save(out, state, setup, step)
+        save(out, state, setup, step, trainer.history)
         saved = f" The weights of step {step} were saved to {out}."
     if snap.status == "diverged":
         raise UserError(snap.message + saved)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TrainConfig, build_config, changed, shown, to_dict
-from .data import DATASETS, Dataset, load_dataset
+from .data import USER_POINTS, Dataset, dataset_spec, load_dataset
 from .errors import UserError
 from .models import MODELS, GenerativeModel
 
@@ -57,8 +57,11 @@ class Setup:
         """A Setup from query values, skipping (and reporting) every bad one."""
         problems: list[str] = []
         data = query.get("data", DEFAULT_DATA)
-        if data not in DATASETS:
-            problems.append(f"unknown dataset {shown(data)}")
+        try:
+            if data != USER_POINTS:  # the user's own points are named, not held
+                dataset_spec(data)  # a registered name, or a typed energy (checked)
+        except UserError as e:
+            problems.append(str(e))
             data = DEFAULT_DATA
         model = query.get("model", DEFAULT_MODEL)
         if model not in MODELS:

@@ -13,16 +13,17 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from any folder
 
-from genmodels.data import DATASETS  # noqa: E402
+from genmodels.data import DATASETS, USER_POINTS, dataset_spec  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
 from genmodels.setup import Setup  # noqa: E402
 from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
+from playground.markup import plain  # noqa: E402
 from playground.session import limits, run_for, shared_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-CSV = "csv"
+CSV = USER_POINTS
 
 
 def initial_setup() -> Setup:
@@ -38,7 +39,8 @@ def sidebar(setup: Setup) -> Setup:
     with st.sidebar:
         st.title("genmodels")
         names = [*DATASETS, CSV]
-        st.session_state.setdefault("dataset", setup.data if setup.data in names else names[0])
+        if "dataset" not in st.session_state:
+            st.session_state.update(byod.choice_state(setup.data))
         data = st.selectbox("dataset", names, key="dataset", format_func=dataset_label)
         if data == CSV:
             upload_csv()
@@ -49,11 +51,11 @@ def sidebar(setup: Setup) -> Setup:
             model_config = widgets.config_widgets(MODELS[model].Config, current, f"{model}.")
         with st.expander("training", expanded=True):
             train = widgets.train_widgets(MODELS[model], setup.train, "train.")
-    return Setup(data, model, model_config, train)
+    return Setup(byod.data_name(data), model, model_config, train)
 
 
 def dataset_label(name: str) -> str:
-    return f"{name} — {DATASETS[name].about}" if name in DATASETS else "your CSV of 2D points"
+    return f"{name} — {DATASETS[name].about}" if name in DATASETS else "your own data: a CSV, points or a typed energy"
 
 
 def upload_csv() -> None:
@@ -64,7 +66,7 @@ def upload_csv() -> None:
 
 def resolve_data(setup: Setup):
     if setup.data != CSV:
-        return shared_dataset(setup.data, DATASETS[setup.data].data_seed(setup.train.seed))  # one copy of fixed data
+        return shared_dataset(setup.data, dataset_spec(setup.data).data_seed(setup.train.seed))  # one copy each
     if "csv_data" not in st.session_state:
         raise UserError(f"upload a CSV of 2D points in the sidebar (two numeric columns, 10 to {limits().max_rows:,} "
                         "rows)")
@@ -85,13 +87,13 @@ def main() -> None:
     setup = sidebar(initial_setup())
     setups = [setup, *compare.sidebar(setup)]
     for problem in st.session_state.pop("url_problems", []) + lecture.problems():
-        st.warning(f"share URL: {problem}; the default was used")
+        st.warning(f"share URL: {plain(problem)}; the default was used")
     st.session_state.setup = setup
     query = lecture.url_query(setups)
-    if setup.data != CSV and st.query_params.to_dict() != query:
+    if st.query_params.to_dict() != query:  # data=csv for the user's points: never another dataset's name
         st.query_params.from_dict(query)
     lecture.header(setups)
-    if setup.data == CSV:
+    if st.session_state.dataset == CSV:  # the user's points, or a typed energy
         byod.panel()
     try:
         run = run_for(setup, resolve_data(setup))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from genmodels.hosting.limiter import Limiter, shared_limiter
 from genmodels.hosting.trainer import Trainer
 from genmodels.training.snapshot import Snapshot
 
@@ -39,9 +40,14 @@ def phase_buttons(trainers: list[Trainer]) -> None:
     """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
     several = [t for t in trainers if t.model is not None and len(t.model.phases()) > 1]
     phases = list(dict.fromkeys(p.name for t in several for p in t.model.phases()))
-    for col, phase in zip(st.columns(5), phases):
+    if not phases:
+        return
+    cols = st.columns(5)
+    for col, phase in zip(cols, phases):  # no tooltips: one would pop up over the Pause button above
         col.button(f"Step {phase}", key=f"step_{phase}", on_click=step_phase, args=(several, phase),
-                   use_container_width=True, help=f"one optimiser step of {phase} alone")
+                   use_container_width=True)
+    if len(phases) < len(cols):
+        cols[len(phases)].caption(f"one optimiser step of {' or '.join(phases)} alone")
 
 
 def step_phase(trainers: list[Trainer], phase: str) -> None:
@@ -57,7 +63,7 @@ def status_line(snap: Snapshot, label: str = "") -> None:
     if snap.status == "diverged":
         st.error(snap.message)
     elif snap.status == "queued":
-        st.info(f"waiting for a free training slot: place {snap.queue_position} in the queue")
+        st.info(waiting(snap.queue_position, shared_limiter()))
     elif snap.status == "closed":
         st.warning(f"{snap.message}. Press Reset to start again.")
     elif snap.status == "paused" and snap.message:
@@ -66,3 +72,11 @@ def status_line(snap: Snapshot, label: str = "") -> None:
         st.success(snap.message)
     elif snap.message:
         st.info(snap.message)
+
+
+def waiting(place: int, limiter: Limiter) -> str:
+    """Why a run waits, and that it will get its turn (a preset's third run on a 2-core machine)."""
+    runs = f"{limiter.slots} run{'s' * (limiter.slots != 1)} at once (GENMODELS_MAX_TRAINERS, one per CPU core)"
+    turns = (f"; a run that has trained {limiter.time_slice:g} s while others wait hands its slot on, so the runs "
+             "take turns and each advances") if limiter.time_slice else ""
+    return f"waiting for a free training slot, place {place} in the queue: this server trains {runs}{turns}"

@@ -26,7 +26,7 @@ from genmodels.errors import UserError
 from genmodels.lecture.export import script
 from genmodels.training.snapshot import Frame
 
-from . import compare, figures, lecture, session, widgets
+from . import byod, compare, figures, lecture, session, widgets
 from .session import Run
 
 matplotlib.use("Agg")
@@ -42,6 +42,10 @@ def panel(run: Run, title: str, csv_text: str | None) -> None:
         share_url()
         snap = run.trainer.snapshot()
         name = f"{run.setup.model}-{run.setup.data}"
+        if csv_text is not None:  # the user's points: the URL names them, the config and this file carry them
+            st.info(byod.NOT_IN_URL)
+            st.download_button("data (.csv)", csv_text, f"{name}-data.csv", "text/csv", key="export.data",
+                               on_click="ignore", help="the points this run trains on; upload them in the sidebar")
         cols = st.columns(3)
         cols[0].download_button("script (.py)", script(run.setup, title, csv_text, f"{name}.py"), f"{name}.py",
                                 "text/x-python", key="export.script", on_click="ignore",
@@ -73,8 +77,8 @@ def share_url() -> None:
 
 
 def weights_bytes(run: Run) -> bytes:
-    state, step = run.trainer.weights()
-    return checkpoint.to_bytes(state, run.setup, step)
+    state, step, history = run.trainer.checkpoint()
+    return checkpoint.to_bytes(state, run.setup, step, history)
 
 
 def samples_csv(samples: np.ndarray) -> str:
@@ -131,7 +135,8 @@ def on_load() -> None:
     except UserError as e:
         st.session_state[LOAD_ERROR] = f"{file.name}: {e}"
         return
-    st.session_state.update({"dataset": setup.data, lecture.PRESET: lecture.NO_PRESET, **widgets.setup_state(setup)})
+    st.session_state.update({**byod.choice_state(setup.data), lecture.PRESET: lecture.NO_PRESET,
+                             **widgets.setup_state(setup)})
     st.session_state.setup = setup
     compare.set_runs([])
     if pending is not None:
@@ -139,25 +144,26 @@ def on_load() -> None:
 
 
 def read_checkpoint(content: bytes, name: str):
-    """(setup, (setup, weights, step)) of a checkpoint file, validated by `checkpoint.load` under the app's caps."""
+    """(setup, (setup, weights, step, history)) of a checkpoint file, validated by `checkpoint.load` under the app's
+    caps."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(name).name
         path.write_bytes(content)
         try:
-            model, setup, step = checkpoint.load(str(path), session.limits())
+            model, setup, step, history = checkpoint.load(str(path), session.limits())
         except UserError as e:
             raise UserError(str(e).replace(str(path), "the file")) from None
-    return setup, (setup, model.state_dict(), step)
+    return setup, (setup, model.state_dict(), step, history)
 
 
 def apply_pending(run: Run) -> None:
-    """Load weights read by `on_load` into the run built for their setup (once)."""
+    """Load weights (and their loss history) read by `on_load` into the run built for their setup (once)."""
     pending = st.session_state.get(PENDING)
     if pending is None or pending[0] != run.setup:
         return
     del st.session_state[PENDING]
-    _, state, step = pending
+    _, state, step, history = pending
     try:
-        run.trainer.load_weights(state, step)
+        run.trainer.load_weights(state, step, history)
     except UserError as e:
         st.error(str(e))

@@ -17,7 +17,7 @@ import streamlit as st
 from genmodels.lecture.presets import Preset, load_presets
 from genmodels.setup import Setup
 
-from . import compare, widgets
+from . import byod, compare, widgets
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PRESET = "preset"  # the preset selector's key and the URL key
@@ -81,7 +81,7 @@ def restore_compared(query: dict[str, str]) -> None:
 def apply_preset(preset: Preset) -> None:
     """Set the sidebar (and the compared runs) to the preset's; call before those widgets are drawn."""
     first, *others = preset.setups
-    st.session_state.update({"dataset": first.data, **widgets.setup_state(first)})
+    st.session_state.update({**byod.choice_state(first.data), **widgets.setup_state(first)})
     st.session_state.setup = first
     compare.set_runs(others)
 

@@ -30,7 +30,7 @@ def test_train_json_reports_metrics_and_saves_a_checkpoint(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["model"] == "realnvp" and result["data"] == "moons" and result["steps"] == 30
     assert 0 < result["test_nll"] < 10
-    model, setup, step = checkpoint.load(str(out))
+    model, setup, step, _ = checkpoint.load(str(out))
     assert step == 30 and setup.train.seed == 1 and setup.model_config.layers == 2
 
 

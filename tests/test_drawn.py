@@ -53,3 +53,17 @@ def test_typed_density_rejects_code_and_unbounded_energies():
     for spec in ("__import__('os').system('ls')", "-3 * x1**2", "x3**2", "log(x1)"):
         with pytest.raises(UserError):
             sample_energy(spec, 10)
+
+
+def test_a_typed_energy_is_a_dataset_by_name_the_same_for_the_same_seed():
+    from genmodels.data import load_dataset
+    from genmodels.setup import Setup
+
+    a, b, c = (load_dataset("energy:(x1**2 + x2**2)/2 + x1", seed) for seed in (3, 3, 4))
+    assert a.name == "energy:(x1**2 + x2**2)/2 + x1" and np.array_equal(a.train, b.train)
+    assert not np.array_equal(a.train, c.train)
+    assert np.allclose(a.train.mean(0), [-1, 0], atol=0.05) and np.allclose(a.train.std(0), [1, 1], atol=0.05)
+    setup, problems = Setup.parse({"data": "energy:x1**"})
+    assert setup.data == "moons" and "not a valid expression" in problems[0]
+    with pytest.raises(UserError, match="under 300"):
+        load_dataset("energy:" + "x1+" * 150)

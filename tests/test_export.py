@@ -73,7 +73,7 @@ def test_checkpoint_bytes_load_back_with_the_same_weights_setup_and_step(tmp_pat
     state, step = trainer.weights()
     path = tmp_path / "run.safetensors"
     path.write_bytes(checkpoint.to_bytes(state, SETUP, step))
-    model, setup, loaded_step = checkpoint.load(str(path))
+    model, setup, loaded_step, _ = checkpoint.load(str(path))
     assert setup == SETUP and loaded_step == step == 10
     x = torch.as_tensor(trainer.data.test[:50])
     assert torch.equal(model.log_prob(x), trainer.model.log_prob(x))
@@ -121,8 +121,71 @@ def test_app_reads_a_checkpoint_upload_and_rejects_a_foreign_file():
 
     trainer = trained()
     state, step = trainer.weights()
-    setup, (same, weights, loaded_step) = read_checkpoint(checkpoint.to_bytes(state, SETUP, step), "run.safetensors")
+    setup, (same, weights, loaded_step, _) = read_checkpoint(checkpoint.to_bytes(state, SETUP, step), "run.safetensors")
     assert setup == same == SETUP and loaded_step == 10
     assert all(torch.equal(weights[k], v) for k, v in state.items())
     with pytest.raises(UserError, match="the file is not a readable safetensors checkpoint"):
         read_checkpoint(b"\x80\x04pickle?", "evil.safetensors")
+
+
+def recorded(history, first_step: int, blocks: list[int], seed: int) -> int:
+    """Record blocks of two curves' values (the sizes given) into `history`; the next step."""
+    rng = np.random.default_rng(seed)
+    for size in blocks:
+        history.add(first_step, ["loss", "kl"], rng.normal(size=(size, 2)))
+        first_step += size
+    return first_step
+
+
+def test_a_restored_history_equals_the_original_and_goes_on_as_if_never_saved():
+    from genmodels.training.history import History
+
+    original = History(capacity=8)
+    step = recorded(original, 1, [3, 7, 5, 6], seed=0) - 1  # 21 steps: merged twice, a partial point pending
+    restored = History.from_state(original.state(), step, capacity=8)
+    assert restored == original and original.curves["loss"].stride == 4
+    for h in (original, restored):
+        recorded(h, step + 1, [9, 2, 30], seed=1)
+    assert restored == original
+    kept, back = original.arrays(), restored.arrays()
+    assert kept.keys() == back.keys() and all(np.array_equal(kept[k], back[k]) for k in kept)
+
+
+def test_a_saved_run_loads_back_with_its_whole_loss_history():
+    trainer = trained()
+    state, step, history = trainer.checkpoint()
+    setup, (_, weights, loaded_step, loaded) = read_back(checkpoint.to_bytes(state, SETUP, step, history))
+    assert loaded == history == trainer.training.history and len(history.curves["loss"].steps) == 10
+    data = trainer.data
+    fresh = Trainer(lambda: SETUP.build_model(data), data, SETUP.train, device="cpu", visual_interval=None)
+    fresh.load_weights(weights, loaded_step, loaded)
+    shown, kept = fresh.snapshot().history, trainer.snapshot().history
+    assert shown.keys() == kept.keys() and all(np.array_equal(shown[k], kept[k]) for k in kept)
+
+
+def read_back(content: bytes):
+    from playground.downloads import read_checkpoint
+
+    return read_checkpoint(content, "run.safetensors")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.update({"loss/means": np.full_like(s["loss/means"], np.nan)}),
+    lambda s: s.update({"loss/steps": s["loss/steps"] + 100}),  # steps after the run's step
+    lambda s: s.update({"loss/tail": s["loss/tail"] * [1, 3, 1, 1, 1]}),  # a stride of 3
+    lambda s: s.update({"loss/steps": s["loss/steps"].astype(np.float32)}),
+    lambda s: s.pop("loss/tail"),
+    lambda s: s.update({"x" * 500 + "/steps": s["loss/steps"].copy()}),
+], ids=["nan", "future steps", "stride 3", "float steps", "no tail", "long name"])
+def test_a_tampered_loss_history_is_refused(edit):
+    trainer = trained()
+    state, step, history = trainer.checkpoint()
+    tensors = history.state()
+    edit(tensors)
+    content = checkpoint.to_bytes(state, SETUP, step)
+    from safetensors.torch import load, save
+
+    stored = load(content)
+    stored.update({checkpoint.HISTORY + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()})
+    with pytest.raises(UserError, match="the file: its loss history"):
+        read_back(save(stored, metadata={"genmodels": "1", "setup": json.dumps(SETUP.to_query()), "step": str(step)}))

@@ -85,7 +85,14 @@ def test_every_model_is_counted_on_the_meta_device(name, dim, shape):
         built.append(torch.empty(0).device.type)
         return cls(cls.Config(), dim, shape)
 
-    assert count_parameters(build) == sum(p.numel() for p in build().parameters())
+    try:
+        real = build()
+    except UserError:  # a family that refuses this data (the 2D-only diffusion models on images) refuses it counted
+        with pytest.raises(UserError):
+            count_parameters(build)
+        return
+    built.clear()
+    assert count_parameters(build) == sum(p.numel() for p in real.parameters())
     assert built[0] == "meta"  # no model was allocated to count it
 
 
@@ -163,3 +170,12 @@ def test_heartbeats_keep_a_run_going_and_resume_restarts_a_paused_one(data):
         assert t.snapshot().message == ""
     finally:
         t.close()
+
+
+def test_a_waiting_run_says_why_and_that_the_runs_take_turns():
+    from playground.controls import waiting
+
+    text = waiting(1, Limiter(2, time_slice=2.0))
+    assert "place 1 in the queue" in text and "trains 2 runs at once" in text
+    assert "trained 2 s while others wait hands its slot on" in text and "take turns" in text
+    assert "take turns" not in waiting(3, Limiter(1, time_slice=None)) and "1 run at once" in waiting(3, Limiter(1))

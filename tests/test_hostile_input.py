@@ -257,7 +257,7 @@ def test_8_a_diverged_run_saves_its_last_good_weights_to_out(tmp_path, capsys, m
     saved = re.search(r"The weights of step (\d+) were saved to (.+)\.$", err)
     assert saved and saved[2] == str(out), err
     monkeypatch.setattr(realnvp, "loss", finite_loss)
-    model, setup, step = checkpoint.load(str(out))  # refuses non-finite weights
+    model, setup, step, _ = checkpoint.load(str(out))  # refuses non-finite weights
     assert step == int(saved[1]) and setup.model_config.layers == 1
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from app_helpers import pictures, query, statuses, wait_until
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
@@ -122,19 +124,80 @@ def test_replay_slider_redraws_an_earlier_step_once_paused(apps):
     assert pictures(at)  # the flow view drew the picked frame
 
 
-def test_typed_density_becomes_the_training_data_and_the_script_embeds_it(apps):
+def test_a_typed_density_is_in_the_share_url_and_opening_it_reproduces_the_data(apps):
     at = apps()
     at.run()
     at.selectbox(key="dataset").set_value("csv").run()
     at.text_input(key="byod.energy").set_value("__import__('os')").run()
     at.button(key="byod.use_energy").click().run()
-    assert any("unknown function '__import__'" in e.value for e in at.error) and not at.exception
-    at.text_input(key="byod.energy").set_value("U1").run()
+    assert any(r"unknown function '\_\_import\_\_'" in e.value for e in at.error) and not at.exception
+    energy = "x1**2/2 + 2*(x2 - x1**2/2)**2"
+    at.text_input(key="byod.energy").set_value(energy).run()
     at.button(key="byod.use_energy").click().run()
-    assert not at.exception
-    assert any("samples of exp(-U), U = U1: 5,000 points" in c.value for c in at.caption)
-    assert statuses(at) and at.session_state["run"].data.name.endswith("U = U1")
-    assert at.session_state["csv_text"].count("\n") == 5000  # header + 5,000 rows, embedded in the script
+    assert not at.exception and statuses(at)
+    assert query(at) == {"data": f"energy:{energy}", "model": "realnvp"}
+    assert any(f"U = ` {energy} `" in c.value for c in at.caption)  # shown as typed: `**` is not bold markdown
+    shared = apps(**query(at))
+    shared.run()
+    assert not shared.exception and shared.selectbox(key="dataset").value == "csv"
+    assert shared.text_input(key="byod.energy").value == energy and query(shared) == query(at)
+    ours, theirs = at.session_state["run"].data, shared.session_state["run"].data
+    assert ours.name == theirs.name == f"energy:{energy}" and np.array_equal(ours.train, theirs.train)
+
+
+def test_clicked_points_never_leave_another_datasets_name_in_the_url(apps):
+    at = apps(data="8gaussians")
+    at.run()
+    at.selectbox(key="dataset").set_value("csv").run()
+    at.session_state["byod.clicked"] = [(0.0, 0.0), (1.0, 1.0), (2.0, -1.0)]
+    at.run()
+    at.button(key="byod.use_clicks").click().run()
+    assert not at.exception and at.session_state["run"].data.name == "your clicked points"
+    assert query(at) == {"data": "csv", "model": "realnvp"}
+    assert sum("cannot carry drawn, clicked or uploaded points" in i.value for i in at.info) == 2  # here and export
+    assert any('label: "data (.csv)"' in str(b.proto) for b in at.get("download_button"))
+
+
+def test_the_box_or_lasso_tool_stays_after_a_selection_and_a_click_goes_back_to_picking(apps):
+    from playground.byod import kept_tool
+
+    assert kept_tool({"points": [{"x": 0}], "box": [{"x": [0, 1]}], "lasso": []}) == "select"
+    assert kept_tool({"points": [], "box": [], "lasso": [{"x": [0, 1, 0]}]}) == "lasso"
+    assert kept_tool({"points": [{"x": 0}], "box": [], "lasso": []}) is None
+    at = apps()
+    at.run()
+    at.selectbox(key="dataset").set_value("csv").run()
+    at.session_state["byod.tool_kept"] = "lasso"
+    at.run()
+    plot = next(p for p in at.get("plotly_chart") if "click grid points" in p.proto.spec)
+    assert json.loads(plot.proto.spec)["layout"]["dragmode"] == "lasso"
+
+
+def test_step_d_and_step_g_have_no_tooltip_over_the_pause_button(apps):
+    at = apps(data="ring8", model="gan")
+    at.run()
+    for key in ("step_D", "step_G"):
+        assert not at.button(key=key).help
+    assert any("one optimiser step of D or G alone" in c.value for c in at.caption)
+
+
+def test_three_runs_of_a_preset_on_two_training_slots_all_advance_by_taking_turns(apps, monkeypatch):
+    from genmodels.hosting import trainer as train
+    from genmodels.hosting.limiter import Limiter
+
+    two_slots = Limiter(2, time_slice=0.2)
+    monkeypatch.setattr(train, "shared_limiter", lambda: two_slots)
+    at = apps(preset="vae-objectives")
+    at.run()
+    at.button(key="train").click().run()
+    seen = [0, 0, 0]
+
+    def every_run_trained() -> bool:
+        seen[:] = [max(a, b) for a, b in zip(seen, steps(at))]
+        return min(seen) > 0 and max(seen) < PRESETS["vae-objectives"].runs[0].setup.train.steps
+
+    wait_until(at, every_run_trained)
+    assert two_slots.active <= 2
 
 
 def test_every_preset_opens_without_an_error(apps):

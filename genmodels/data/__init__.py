@@ -6,14 +6,21 @@ import functools
 
 import numpy as np
 
+from ..config import shown
 from ..errors import UserError
 from . import images, toy2d
 from .csvfile import load_csv, load_csv_file
 from .dataset import Dataset, DatasetSpec
+from .energy import target
+from .formula import PREFIX as ENERGY_PREFIX
+from .formula import energy_dataset
 
 N_TRAIN, N_TEST = 50_000, 5_000
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "load_dataset", "load_csv", "load_csv_file"]
+USER_POINTS = "csv"  # a run on points drawn or uploaded in the app: a share URL or config names them, cannot hold them
+
+__all__ = ["DATASETS", "ENERGY_PREFIX", "USER_POINTS", "Dataset", "DatasetSpec", "dataset_spec",
+           "load_dataset", "load_csv", "load_csv_file"]
 
 
 def toy(name: str, sampler, log_prob=None, entropy=None):
@@ -80,10 +87,22 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
-def load_dataset(name: str, seed: int = 0) -> Dataset:
-    """A registered dataset by name, or a path to a CSV of 2D points."""
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registry's entry for `name`, or for a typed energy 'energy:<U>' (U checked here: a UserError if bad)."""
     if name in DATASETS:
-        return DATASETS[name].load(seed)
-    if name.lower().endswith((".csv", ".txt", ".tsv")):
+        return DATASETS[name]
+    if name.startswith(ENERGY_PREFIX):
+        spec = name[len(ENERGY_PREFIX):]
+        target(spec)  # parses and checks U, bounded, once (cached)
+        return DatasetSpec("dataset-2d", functools.partial(energy_dataset, spec), f"samples of exp(-U), U = {spec}")
+    raise UserError(f"unknown dataset {shown(name)}; choose one of {', '.join(DATASETS)}, or energy:<U(x1, x2)>")
+
+
+def load_dataset(name: str, seed: int = 0) -> Dataset:
+    """A registered dataset or typed energy by name, or a path to a CSV of 2D points."""
+    if name == USER_POINTS:
+        raise UserError("this run trained on points drawn or uploaded in the playground, which a setup cannot hold: "
+                        "load them as a CSV (the data (.csv) download of that run)")
+    if name.lower().endswith((".csv", ".txt", ".tsv")) and name not in DATASETS:
         return load_csv_file(name, seed)
-    raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a .csv path")
+    return dataset_spec(name).load(seed)

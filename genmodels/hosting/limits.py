@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn.modules.module import register_module_parameter_registration_hook
 
-from ..data import DATASETS
+from ..data import USER_POINTS
 from ..data.csvfile import MAX_ROWS
 from ..errors import UserError
 
@@ -71,7 +71,7 @@ class Limits:
         if self.max_steps is not None and steps > self.max_steps:
             raise UserError(f"steps = {steps:,} is over this server's cap of {self.max_steps:,}; lower steps")
         rows = len(data.train) + len(data.test)
-        if setup.data not in DATASETS and rows > self.max_rows:
+        if setup.data == USER_POINTS and rows > self.max_rows:
             raise UserError(f"your data has {rows:,} rows; this server allows at most {self.max_rows:,}")
         if self.max_params is not None:
             n = count_parameters(lambda: setup.build_model(data))

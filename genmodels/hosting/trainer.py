@@ -23,6 +23,7 @@ from ..data import Dataset
 from ..device import pick_device
 from ..errors import UserError
 from ..models import GenerativeModel
+from ..training.history import History
 from ..training.loop import Training
 from ..training.snapshot import Frame, Snapshot, Timeline
 from .limiter import Limiter, shared_limiter
@@ -149,12 +150,19 @@ class Trainer:
         with self._control():
             return self.training.weights(), self.training.step
 
-    def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
-        """Continue from saved weights (a checkpoint) at `step`; Reset still gives fresh ones."""
+    def checkpoint(self) -> tuple[dict[str, torch.Tensor], int, History]:
+        """What a saved run holds, taken together between blocks: a copy of the weights, their step, the loss
+        history."""
+        with self._control():
+            t = self.training
+            return t.weights(), t.step, History.from_state(t.history.state(), t.step, t.history.capacity)
+
+    def load_weights(self, state: dict[str, torch.Tensor], step: int, history: History | None = None) -> None:
+        """Continue from saved weights (a checkpoint) at `step` with their loss history; Reset gives fresh ones."""
         with self._control():
             if self.active or self.training is None:
                 raise UserError("pause training (or press Reset after a closed run) before loading weights")
-            self.training.load_weights(state, step)
+            self.training.load_weights(state, step, history)
             self._publish(visuals=self.visual_interval is not None)
 
     @property

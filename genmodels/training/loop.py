@@ -212,11 +212,13 @@ class Training:
         """A CPU copy of the weights."""
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
-    def load_weights(self, state: dict[str, torch.Tensor], step: int) -> None:
-        """Continue from saved weights (a checkpoint) at `step`; `reset` still gives fresh ones."""
+    def load_weights(self, state: dict[str, torch.Tensor], step: int, history: History | None = None) -> None:
+        """Continue from saved weights (a checkpoint) at `step` with their loss history (None: an empty one);
+        `reset` still gives fresh ones."""
         try:
             self.model.load_state_dict(state)
         except RuntimeError as e:
             raise UserError(f"these weights do not fit this model: {str(e).splitlines()[0]}") from None
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.step, self.status, self.message = step, "paused", f"loaded the weights of step {step}"
+        self.history = history or History()
