@@ -23,6 +23,7 @@ PAGES = {
     "flow": "data=moons&model=realnvp",
     "vae": "data=digits&model=vae",
     "gan": "data=8gaussians&model=nsgan",
+    "diffusion": "data=8gaussians&model=flow-matching",
 }
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
 import time
 
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+PNG = re.compile(r'<img class="live-picture"[^>]*src="data:image/png;base64,([^"]+)"')
 CAPTION = re.compile(r'<img class="live-picture".*?<figcaption>(.*?)</figcaption>', re.S)
 
 
@@ -19,6 +23,12 @@ def statuses(at: AppTest) -> list[str]:
 def pictures(at: AppTest) -> list[str]:
     """The captions of the page's live pictures (inline PNGs, `playground.memo.image`), in page order."""
     return [html.unescape(c) for h in at.get("html") for c in CAPTION.findall(h.proto.body)]
+
+
+def picture_images(at: AppTest) -> list[Image.Image]:
+    """The page's live pictures themselves, decoded, in page order."""
+    return [Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB") for h in at.get("html")
+            for b in PNG.findall(h.proto.body)]
 
 
 def query(at: AppTest) -> dict[str, str]:

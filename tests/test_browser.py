@@ -24,6 +24,7 @@ FAMILY_PAGES = {
     "flow": ("data=moons&model=realnvp", 3),  # density, samples, layer stages
     "vae": ("data=moons&model=vae", 5),  # samples, decoded mesh, latents, reconstructions; EM mixture (static)
     "gan": ("data=8gaussians&model=nsgan", 4),  # critic with arrows, D*, manifold, timeline
+    "diffusion": ("data=8gaussians&model=flow-matching", 4),  # samples, trajectories, noised data, field
 }
 SAMPLES, SAMPLE_EVERY = 10, 0.5  # seconds
 # Counts every WebGL context the page asks for, before any script of the page runs.

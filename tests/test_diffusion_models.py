@@ -14,7 +14,7 @@ from genmodels.errors import UserError
 from genmodels.evaluation.metrics import sliced_wasserstein
 from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
-from genmodels.models.diffusion.base import LEVELS, N_PATHS
+from genmodels.models.diffusion.base import ARROW_FRACTION, LEVELS, N_PATHS
 from genmodels.setup import Setup
 
 DIFFUSION = [name for name, cls in MODELS.items() if cls.family == "diffusion"]
@@ -86,6 +86,20 @@ def test_visuals_hold_samples_trajectories_and_the_field_at_each_level(name):
         assert v["field"].shape[0] == 1 and v["energy"].shape == (len(t.training.grid),)
     else:
         assert v["field"].shape[0] == LEVELS and v["forward"].shape == (LEVELS, N_PATHS, 2)
+    check_arrow_tips(v, t.training.grid.numpy())
+
+
+def check_arrow_tips(v: dict[str, np.ndarray], grid: np.ndarray) -> None:
+    """Each arrow points along the field; the longest 10% at each level are drawn at the cap, the rest shorter
+    in proportion to the field (so a capped arrow is the 90th-percentile length or longer)."""
+    step = v["arrow_tips"] - v["arrows_x"]
+    length, norm = np.linalg.norm(step, axis=-1), np.linalg.norm(v["field"], axis=-1)
+    cap = ARROW_FRACTION * (grid[:, 0].max() - grid[:, 0].min())
+    cosine = (step * v["field"]).sum(-1) / np.maximum(length * norm, 1e-12)
+    assert np.all(cosine > 1 - 1e-4) and np.all(length <= cap * (1 + 1e-5))
+    for level_length, level_norm in zip(length, norm):
+        typical = np.percentile(level_norm, 90)
+        np.testing.assert_allclose(level_length, cap * np.minimum(level_norm / typical, 1), rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", DIFFUSION)

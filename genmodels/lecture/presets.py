@@ -30,7 +30,7 @@ from ..errors import UserError
 from ..models import MODELS
 from ..setup import Setup
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"
+PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"  # genmodels/lecture/ -> the repository root
 MAX_RUNS = 3
 KEYS = {"title", "explanation", "equation", "data", "runs"}
 RUN_KEYS = {"label", "model", "settings"}

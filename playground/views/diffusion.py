@@ -1,49 +1,52 @@
 """Diffusion and energy views: samples vs data, trajectories from noise to data, and with a slider over the
-path's time the forward (noising) process, the reverse process and the learned field as arrows; the EBM's
-energy as a heatmap with its chains on it.
+path's time the forward (noising) process beside the reverse process, and the learned field as arrows; the
+EBM's energy as a heatmap with its chains on it.
 
-Everything drawn comes from `snap.visuals` (see `genmodels.models.diffusion.DiffusionModel.visuals`).
-SVG traces only (`go.Scatter`, thinned), no WebGL.
+Everything drawn comes from `snap.visuals` (see `genmodels.models.diffusion.DiffusionModel.visuals`, which
+also scales the arrows), as `raster.Plane` pictures on the trainer's grid: fixed axes, no WebGL.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.hosting.trainer import Snapshot
 from genmodels.models import MODELS
 from genmodels.setup import Setup
+from genmodels.training.snapshot import Snapshot
 
-from .. import figures, memo
+from .. import figures, memo, raster
+from ..raster import Plane
 
-ARROW_FRACTION = 0.06  # an arrow of typical length spans this fraction of the plot
-PATH_COLOUR = "rgba(120, 120, 120, 0.35)"
-
-
-def points(x: np.ndarray, colour: str, name: str, size: int = 3, opacity: float = 0.6) -> go.Scatter:
-    return go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers", name=name, hoverinfo="skip",
-                      marker=dict(size=size, color=colour, opacity=opacity))
+PATH_COLOUR, CHAIN_COLOUR = "#c8c8c8", "#ffffff"  # trajectories on white, chains on the energy
+CHAINS_DRAWN = 60  # of the N_PATHS chains, over the energy (more would hide it)
+LOW_IS_BRIGHT = tuple(reversed(raster.VIRIDIS))  # low energy (likely) bright
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     v = snap.visuals
-    if "samples" not in v:
+    if "samples" not in v or "grid_x" not in v:
         return
     model = MODELS[setup.model]
-    axes = (v["grid_x"], v["grid_y"])
     left, right = st.columns(2)
-    memo.plotly_chart(left, "diffusion_samples", v, lambda: samples_figure(v, data, axes))
-    memo.plotly_chart(right, "diffusion_paths", v, lambda: paths_figure(v, axes))
+    memo.image(left, "diffusion_samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+               "samples (red) vs data (blue)")
+    memo.image(right, "diffusion_paths", v, lambda: paths_picture(v).png(),
+               f"{v['paths'].shape[1]} trajectories from noise to data (grey), where they end (red)")
     k = level_slider(v, model.time_label)
+    at = f"{model.time_label} = {v['level_t'][k]:.3g}"
     left, right = st.columns(2)
     if "energy" in v:
-        memo.plotly_chart(left, "diffusion_energy", v, lambda: energy_figure(v, axes, k, model.time_label), k)
+        memo.image(left, "diffusion_energy", v, lambda: energy_picture(v, k).png(),
+                   f"energy E(x), Langevin chains at {at} (white), their points there (red); bright: low E", k)
     elif "forward" in v:
-        memo.plotly_chart(left, "diffusion_forward", v, lambda: forward_figure(v, data, axes, k, model.time_label), k)
-    memo.plotly_chart(right, "diffusion_field", v, lambda: field_figure(v, axes, k, model), k)
+        memo.image(left, "diffusion_forward", v, lambda: forward_picture(v, k).png(),
+                   f"{at}: noised data (blue) by q(x_t | x_0), the sampler's points (red)", k)
+    if "arrow_tips" in v:
+        memo.image(right, "diffusion_field", v, lambda: field_picture(v, k).png(),
+                   f"learned {model.field_label} at {field_time(v, k, model.time_label)} (arrows), "
+                   "the sampler's points (red)", k)
 
 
 def level_slider(v: dict[str, np.ndarray], label: str) -> int:
@@ -56,46 +59,36 @@ def level_slider(v: dict[str, np.ndarray], label: str) -> int:
     return k
 
 
-def samples_figure(v, data: Dataset, axes) -> go.Figure:
-    traces = [points(figures.thin(data.test), figures.DATA_COLOUR, "data"),
-              points(figures.thin(v["samples"]), figures.MODEL_COLOUR, "samples")]
-    return figures.figure(traces, "samples (red) vs data (blue)", axes=axes)
+def field_time(v: dict[str, np.ndarray], k: int, label: str) -> str:
+    """The field's own time: one level for every slider position where it does not depend on time (EBM)."""
+    return "every step" if len(v["arrow_tips"]) == 1 else f"{label} = {v['level_t'][k]:.3g}"
 
 
-def paths_figure(v, axes) -> go.Figure:
-    """Each sample's trajectory from noise (grey lines) to where it ends (red)."""
-    traces = [figures.lines(v["paths"].transpose(1, 0, 2), PATH_COLOUR, 0.7),
-              points(v["paths"][-1], figures.MODEL_COLOUR, "end", size=4, opacity=0.9)]
-    return figures.figure(traces, f"{v['paths'].shape[1]} trajectories from noise to data", axes=axes)
+def paths_picture(v: dict[str, np.ndarray]) -> Plane:
+    """Each sample's trajectory from noise to where it ends."""
+    out = figures.plane(v).lines(v["paths"].transpose(1, 0, 2), PATH_COLOUR)
+    return out.points(v["paths"][-1], figures.MODEL_COLOUR, 1)
 
 
-def forward_figure(v, data: Dataset, axes, k: int, label: str) -> go.Figure:
+def forward_picture(v: dict[str, np.ndarray], k: int) -> Plane:
     """q(x_t | x_0) of held-out points beside the reverse process's points at the same time."""
-    traces = [points(v["forward"][k], figures.DATA_COLOUR, "forward: noised data", size=4),
-              points(v["reverse"][k], figures.MODEL_COLOUR, "reverse: sampler", size=4)]
-    title = f"{label} = {v['level_t'][k]:.3g}: noised data (blue), sampler (red)"
-    return figures.figure(traces, title, axes=axes)
+    return figures.plane(v).points(v["forward"][k], figures.DATA_COLOUR, 1).points(v["reverse"][k],
+                                                                                    figures.MODEL_COLOUR, 1)
 
 
-def field_figure(v, axes, k: int, model) -> go.Figure:
-    field = v["field"][min(k, len(v["field"]) - 1)]
-    traces = [arrows(v["arrows_x"], field, axes),
-              points(v["reverse"][k], figures.MODEL_COLOUR, "sampler", size=3, opacity=0.5)]
-    return figures.figure(traces, f"learned {model.field_label} (arrows), sampler's points (red)", axes=axes)
+def field_picture(v: dict[str, np.ndarray], k: int) -> Plane:
+    """The field's arrows (tips from the model's visuals) over the sampler's points at that level."""
+    tips = v["arrow_tips"][min(k, len(v["arrow_tips"]) - 1)]
+    return figures.plane(v).points(v["reverse"][k], figures.MODEL_COLOUR, 1).arrows(v["arrows_x"], tips)
 
 
-def arrows(x: np.ndarray, field: np.ndarray, axes) -> go.Scatter:
-    """Segments from each grid point along the field: the 90th-percentile length drawn as ARROW_FRACTION of the
-    plot, longer ones capped there (near a mode a score is huge), so that directions stay readable."""
-    norm = np.linalg.norm(field, axis=1, keepdims=True)
-    typical = max(float(np.percentile(norm, 90)), 1e-12)
-    length = ARROW_FRACTION * (axes[0][-1] - axes[0][0]) * np.minimum(norm / typical, 1.0)
-    return figures.lines(np.stack([x, x + field / np.maximum(norm, 1e-12) * length], 1), "black", 1.2)
+def energy_picture(v: dict[str, np.ndarray], k: int) -> Plane:
+    """E(x) on the grid with some Langevin chains up to the slider's step, and every chain's point there."""
+    out = figures.plane(v).density(v["energy"], stops=LOW_IS_BRIGHT)
+    out.lines(v["paths"].transpose(1, 0, 2)[:CHAINS_DRAWN, : chain_frame(v, k) + 1], CHAIN_COLOUR)
+    return out.points(v["reverse"][k], figures.MODEL_COLOUR, 1)
 
 
-def energy_figure(v, axes, k: int, label: str) -> go.Figure:
-    """E(x) on the grid (low = likely) with the Langevin chains on it, and where they are at the slider's step."""
-    extra = (figures.lines(v["paths"].transpose(1, 0, 2), "rgba(255, 255, 255, 0.3)", 0.7),
-             points(v["reverse"][k], figures.MODEL_COLOUR, "chains", size=4, opacity=0.9))
-    title = f"energy E(x), Langevin chains at {label.lower()} {v['level_t'][k]:.0f}"
-    return figures.heatmap(v["energy"], axes[0], axes[1], title, colorscale="Viridis_r", extra=extra)
+def chain_frame(v: dict[str, np.ndarray], k: int) -> int:
+    """The last trajectory frame at or before the slider's step (frames and levels thin the same chain)."""
+    return int(np.searchsorted(v["path_t"], v["level_t"][k], side="right")) - 1

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..base import GenerativeModel
 from ..nets import mlp
-from .base import N_SAMPLES, VISUAL_SEED, arrow_points, path_visuals, require_points
+from .base import N_SAMPLES, VISUAL_SEED, arrow_points, field_visuals, path_visuals, require_points
 from .langevin import langevin
 
 RESTART = 0.05  # share of persistent chains restarted from N(μ, Σ) each round
@@ -106,6 +106,5 @@ class EBM(GenerativeModel):
         states = self.chain(self.start(N_SAMPLES, generator), self.config.sample_steps, generator)
         out = path_visuals(states, torch.arange(len(states), device=self.device, dtype=torch.float32))
         if grid is not None:
-            out["arrows_x"] = arrow_points(grid)
-            out.update(energy=self.energy(grid), field=self.score(out["arrows_x"])[None])
+            out.update(energy=self.energy(grid), **field_visuals(grid, self.score(arrow_points(grid))[None]))
         return {k: v.cpu().numpy() for k, v in out.items()}
