@@ -46,6 +46,8 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
     if run is not None and run.setup == setup and run.data is data and run.trainer.model is not None:
         return run
     limits().check(setup, data)  # before closing the current run: a rejected setup leaves it intact
+    if run is not None and run.trainer.model is None and run.setup == setup:  # closed (e.g. an idle tab)
+        st.info(f"{run.trainer.snapshot().message}. This is a fresh run of the same setup, from step 0.")
     if run is not None:
         run.trainer.close()
     st.session_state[slot] = Run(setup, data, new_trainer(setup, data))

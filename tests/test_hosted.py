@@ -166,7 +166,7 @@ def test_heartbeats_keep_a_run_going_and_resume_restarts_a_paused_one(data):
         wait_for(lambda: t.snapshot().status == "paused", "the silent run pauses")
         step = t.training.step
         t.start()  # pressing Resume counts as a heartbeat
-        wait_for(lambda: t.snapshot().step > step, "the resumed run trains again")
+        wait_for(lambda: t.heartbeat() or t.snapshot().step > step, "the resumed run trains again")
         assert t.snapshot().message == ""
     finally:
         t.close()

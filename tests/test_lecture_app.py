@@ -96,11 +96,10 @@ def test_compare_trains_both_runs_at_once_with_one_chart(apps):
     at = apps(preset="realnvp-depth")
     at.run()
     at.button(key="train").click().run()
-    wait_until(at, lambda: min(steps(at)) > 3)
-    assert all(at.session_state[slot].trainer.active for slot in SLOTS[:2])
+    wait_until(at, lambda: min(steps(at)) > 3)  # both runs trained (one may already be done: blocks may be long)
     assert {"1 coupling layer · loss", "8 coupling layers · loss"} <= chart_series(at)  # one chart, both runs
     at.button(key="pause").click().run()
-    wait_until(at, lambda: all("paused" in s for s in statuses(at)))
+    wait_until(at, lambda: all("paused" in s or "done" in s for s in statuses(at)))
     at.radio(key="compare.detail").set_value(1).run()  # run B's own family figures, below the columns
     assert not at.exception and at.slider(key="stage_k").max == 8  # run B's flow has 8 layers, A's 1
 
@@ -113,10 +112,9 @@ def chart_series(at: AppTest) -> set[str]:
 def test_replay_slider_redraws_an_earlier_step_once_paused(apps):
     at = apps(layers="2", hidden="16")
     at.run()
-    at.button(key="train").click().run()
-    wait_until(at, lambda: steps(at)[0] > 20 and len(at.session_state["run"].trainer.snapshot().timeline) > 2)
-    at.button(key="pause").click().run()
-    wait_until(at, lambda: "paused" in statuses(at)[0])
+    for step in (1, 2, 3):  # each Step publishes the pictures of its step: frames however long blocks are
+        at.button(key="step").click().run()
+        wait_until(at, lambda s=step: steps(at)[0] == s and "paused" in statuses(at)[0])
     slider = next(s for s in at.select_slider if s.key.startswith("replay."))
     first = slider.options[0]
     slider.set_value(first).run()

@@ -64,3 +64,13 @@ def test_a_gan_refuses_the_training_lr_instead_of_ignoring_it():
     with pytest.raises(UserError, match="lr_g, lr_d"):
         Setup.from_query({"model": "gan", "lr": "0.01"})
     assert Setup.from_query({"model": "gan", "lr_g": "0.001"}).model_config.lr_g == 0.001
+
+
+def test_a_closed_run_is_replaced_with_a_word_not_silently():
+    """A run closed while its tab slept (the drop timeout) comes back as a fresh run: the page says so."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.session_state["run"].trainer.close()
+    at.run()
+    assert any("this run was closed" in i.value and "fresh run of the same setup" in i.value for i in at.info)
+    assert at.session_state["run"].trainer.model is not None
+    at.session_state["run"].trainer.close()

@@ -76,7 +76,7 @@ def test_run_learns_and_logs_history():
 
 
 def test_background_start_pause_step_stop_reset():
-    t = trainer(visual_interval=None)
+    t = trainer(steps=10**9, visual_interval=None)  # a budget no block reaches, however long blocks are
     t.start()
     assert wait_for(lambda: t.snapshot().step > 20)
     t.pause()
@@ -154,7 +154,7 @@ def test_worker_without_heartbeat_stops_and_frees_the_model():
 
 def test_limiter_queues_the_third_trainer_until_a_slot_frees():
     limiter = Limiter(2)
-    ts = [trainer(visual_interval=None, limiter=limiter) for _ in range(3)]
+    ts = [trainer(steps=10**9, visual_interval=None, limiter=limiter) for _ in range(3)]
     for t in ts:
         t.start()
         time.sleep(0.05)
@@ -191,9 +191,9 @@ def test_an_open_pages_drawing_cost_spaces_the_visuals(monkeypatch, page_cost, f
 
 
 def test_visuals_refresh_while_training_in_the_background():
-    t = trainer(visual_interval=0.01)
+    t = trainer(steps=10**9, visual_interval=0.01)
     t.start()
-    assert wait_for(lambda: t.snapshot().visuals_step > 0 and t.snapshot().status == "running")
+    assert wait_for(lambda: t.snapshot().visuals_step > 0 and t.snapshot().status == "running", timeout=60)
     t.close()
 
 

@@ -180,9 +180,10 @@ class Trainer:
         with self._control():
             if self.training is None or self.training.status in ("diverged", "closed"):
                 return
-            if self.training.status in ("done", "stopped"):
-                self.training.status = "paused"
+            if self.training.status != "running":
+                self.training.status = "running"  # till the worker says otherwise (queued, done)
             self._running, self.training.message = True, ""
+            self._publish(visuals=False)
             self.heartbeat()  # pressing a button is a sign of life
             self._wake()
 
