@@ -15,7 +15,8 @@ from genmodels.data.energy import ENERGIES, Target, mesh, parse_energy, u1
 from genmodels.errors import UserError
 from genmodels.evaluation.metrics import evaluate
 from genmodels.hosting.trainer import Trainer
-from genmodels.models import MODELS, sylvester
+from genmodels.models import MODELS
+from genmodels.models.flows import sylvester
 from genmodels.models.flows.planar import Planar
 from genmodels.models.flows.radial import Radial
 from genmodels.models.flows.sylvester import Sylvester
