@@ -127,7 +127,7 @@ def test_weights_round_trip_through_a_checkpoint(name, tmp_path):
     t = trainer(name, 5, **SMALL)
     setup = Setup("8gaussians", name, MODELS[name].Config(**SMALL))
     save(str(tmp_path / "run.safetensors"), t.model.state_dict(), setup, 5)
-    model, _, _ = load(str(tmp_path / "run.safetensors"))
+    model, _, _, _ = load(str(tmp_path / "run.safetensors"))
     for key, value in t.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value)
 
