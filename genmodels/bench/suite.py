@@ -48,8 +48,10 @@ import torch
 from ..config import TrainConfig
 from ..data import Dataset, load_dataset
 from ..device import pick_device
+from ..errors import UserError
 from ..evaluation.metrics import test_nll
 from ..hosting.limiter import Limiter
+from ..hosting.limits import count_parameters
 from ..hosting.trainer import Trainer
 from ..models import MODELS, GenerativeModel
 from ..setup import Setup
@@ -218,7 +220,7 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
     """Headless and UI steps/s of every contender, interleaved `budget.repeats` times."""
     torch.set_num_threads(threads)
     runs = []
-    for c in group:
+    for c in [c for c in group if models_the_data(c, data)]:
         ui = c.library == "genmodels" and (device.type != "cpu" or threads == 1)  # the app trains with one thread
         with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
             trainer, compile_s = make_trainer(c, data, batch, device)
@@ -315,6 +317,15 @@ def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print,
     finally:
         torch.set_num_threads(saved_threads)
     return records
+
+
+def models_the_data(c: Contender, data: Dataset) -> bool:
+    """False for a contender whose model refuses this data (the 2D-only diffusion family on images)."""
+    try:
+        count_parameters(lambda: c.build(data))  # on the meta device: nothing is allocated
+    except UserError:
+        return False
+    return True
 
 
 def _has_log_prob(c: Contender) -> bool:
