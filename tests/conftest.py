@@ -21,3 +21,24 @@ settings.load_profile("suite")
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def open_app():
+    """AppTest pages opened at a share URL (`open_app(data="moons", ...)`); their runs are closed after the test."""
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
+    pages = []
+
+    def make(**query):
+        at = AppTest.from_file(app, default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = v
+        pages.append(at)
+        return at
+
+    yield make
+    for at in pages:
+        if "run" in at.session_state:
+            at.session_state["run"].trainer.close()

@@ -5,27 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_helpers import picture_images, pictures
-from streamlit.testing.v1 import AppTest
 
 RED = (214, 39, 40)  # playground.figures.MODEL_COLOUR
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 
 
 @pytest.fixture
-def app():
-    apps = []
-
-    def make(**query):
-        at = AppTest.from_file(APP, default_timeout=120)
-        for k, v in query.items():
-            at.query_params[k] = v
-        apps.append(at)
-        return at
-
-    yield make
-    for at in apps:
-        if "run" in at.session_state:
-            at.session_state["run"].trainer.close()
+def app(open_app):
+    return open_app
 
 
 @pytest.mark.parametrize("model,panels", [

@@ -12,20 +12,8 @@ SMALL = {"g_hidden": "16", "d_hidden": "16", "depth": "2", "channels": "4"}
 
 
 @pytest.fixture
-def app():
-    apps = []
-
-    def make(**query):
-        at = AppTest.from_file(APP, default_timeout=120)
-        for k, v in {**SMALL, **query}.items():
-            at.query_params[k] = v
-        apps.append(at)
-        return at
-
-    yield make
-    for at in apps:
-        if "run" in at.session_state:
-            at.session_state["run"].trainer.close()
+def app(open_app):
+    return lambda **query: open_app(**{**SMALL, **query})
 
 
 def step_of(at: AppTest) -> int:
