@@ -1,13 +1,11 @@
 """The diffusion and energy views in the app (AppTest, no browser): their pictures, the time slider, no plotly."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from app_helpers import picture_images, pictures
 
 RED = (214, 39, 40)  # playground.figures.MODEL_COLOUR
-APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
 """The GAN view in the app (AppTest, no browser): panels on a known-density mixture, Step D / Step G, images."""
 
 import time
-from pathlib import Path
 
 import pytest
 from app_helpers import pictures
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 SMALL = {"g_hidden": "16", "d_hidden": "16", "depth": "2", "channels": "4"}
 
 
