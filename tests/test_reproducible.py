@@ -202,3 +202,13 @@ def test_a_share_url_opened_in_a_second_session_reproduces_the_loss_curve_exactl
     finally:
         for page in pages:
             page.session_state["run"].trainer.close()
+
+
+@pytest.mark.parametrize("stop", [{"stop_when": "loss < 3.2"}, {"patience": "100"}])
+def test_a_run_stops_at_the_same_step_however_its_steps_were_split(stop):
+    """Stop conditions are checked every 10 steps, never at block ends: blocks of 1, 7 and 1000 steps agree."""
+    runs = [training(setup_for("realnvp", steps="3000", **stop)) for _ in range(3)]
+    for run, block in zip(runs, (1, 7, 1000)):
+        run.run(3000, block=block)
+    assert runs[0].status == "done" and runs[0].step % 10 == 0 and runs[0].step < 3000, runs[0].message
+    assert {(r.step, r.message) for r in runs} == {(runs[0].step, runs[0].message)}

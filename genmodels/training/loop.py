@@ -29,6 +29,7 @@ GRID_SIZE = 64
 PROBE_POINTS = 1000  # held-out points handed to `model.set_probe` (their labels: data.test_labels[:1000])
 EXPLODED = 1e6  # a loss whose size passes this many times its first step's (and at least this) has diverged
 RUN_BLOCK = 100  # rounds between `run`'s callbacks
+STOP_EVERY = 10  # steps between two checks of the stop conditions
 
 
 def plot_grid(data: Dataset, size: int = GRID_SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -96,9 +97,25 @@ class Training:
     def train(self, rounds: int, only: str | None = None, keep_going: Callable[[], bool] = lambda: True) -> bool:
         """Up to `rounds` rounds (fewer once `keep_going()` says no; at least one), each step's losses recorded.
 
-        False if the block diverged: a non-finite or exploded loss, or non-finite weights after it.
-        Then the weights from before the block are restored, and status and message say at which step.
+        Armed stop conditions are checked at every multiple of STOP_EVERY steps, and one that fires ends
+        the rounds there (status 'done'): when a run stops depends on its steps alone, not on how they
+        were split into blocks. False if the rounds diverged (see `_block`).
         """
+        first = True
+        while rounds > 0 and (first or keep_going()):
+            n = min(rounds, STOP_EVERY - self.step % STOP_EVERY) if self._armed else rounds
+            before, first = self.step, False
+            if not self._block(n, only, keep_going):
+                return False
+            rounds -= self.step - before
+            if self._armed and self.step % STOP_EVERY == 0 and self._condition_fired():
+                break
+        return True
+
+    def _block(self, rounds: int, only: str | None, keep_going: Callable[[], bool]) -> bool:
+        """Up to `rounds` rounds, recorded. False if they diverged: a non-finite or exploded loss, or
+        non-finite weights after them; then the weights from before are restored, and status and message
+        say at which step."""
         self.compile()
         good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         rows = []
@@ -137,22 +154,23 @@ class Training:
                         "Lower the learning rate and start again (Reset in the app).")
 
     def check_stop(self, budget: int) -> None:
-        """After a good block: 'done' when the step budget is spent or an armed stop condition fires.
+        """After good rounds: 'done' when the step budget is spent (stop conditions: `train`).
 
         A condition that fired is disarmed, so training on goes to the budget (or another condition).
         """
         if self.step >= budget:
             self.status, self.message = "done", f"reached {budget} steps"
-            return
-        if not self._armed:
-            return
+
+    def _condition_fired(self) -> bool:
+        """The first armed stop condition that holds now: status 'done', its reason the message, disarmed."""
         history = self.history.rows()
         for condition in self._armed:
             reason = condition.check(history, self.step)
             if reason:
                 self._armed.remove(condition)
                 self.status, self.message = "done", reason
-                return
+                return True
+        return False
 
     def run(self, steps: int, on_block: Callable[[Training], None] | None = None, block: int = RUN_BLOCK) -> Snapshot:
         """Train `steps` rounds; stop early on divergence or a stop condition. `on_block` after each block."""
