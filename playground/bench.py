@@ -1,14 +1,15 @@
 """`python -m playground.bench [--quick] [--seconds S] [--markdown FILE]`: what an open page costs training.
 
 For the default setup of each family (moons with realnvp, vae and gan; digits with vae)
-the app's own trainer (`session.new_trainer`: 1 torch thread, visuals at most once per
-refresh) trains in its background thread while this measures steps/s
+a `Trainer` with the app's settings (1 torch thread, visuals at most once per refresh) trains
+in a background thread of this process while this measures steps/s
 
 - headless: `visual_interval=None`, nothing drawing;
 - visuals: the trainer computes the page's visuals every refresh at most, nothing drawing;
 - page: as visuals, and this process also redraws the live panel every refresh
   (`live.draw`, the fragment's body: status line, loss curves, the family's view),
-  as an open tab makes the server do.
+  as an open tab makes the server do. The app trains on hosts, other processes, so there the
+  page costs training only CPU time, not Python's lock: "with the page" is the worst case.
 
 The page is drawn through `streamlit.testing.v1.AppTest`, not in bare mode. Bare mode
 (calling the views outside `streamlit run`) builds and serialises every figure too, and
@@ -41,9 +42,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
+from genmodels.hosting.trainer import Trainer
 from genmodels.setup import Setup
 
-from .session import Run, limits, new_trainer
+from .session import Run, limits
 
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
 MODES = ("headless", "visuals", "page")
@@ -69,7 +71,6 @@ class Bench:
     run: Run
     app: AppTest
     cpu_s: list[float] = dataclasses.field(default_factory=list)
-    page_cost: float = 0.0  # CPU seconds per new visuals, as the open page last reported it to the trainer
     rates: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {m: [] for m in MODES})
 
     @classmethod
@@ -77,7 +78,8 @@ class Bench:
         setup = Setup(data=data_name, model=model)
         setup = dataclasses.replace(setup, train=dataclasses.replace(setup.train, steps=LONG_RUN))
         data = load_dataset(data_name, setup.train.seed)
-        run, cpu_s = Run(setup, data, new_trainer(setup, data)), []
+        trainer = Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=limits().refresh)
+        run, cpu_s = Run(setup, data, trainer), []
         bench = cls(run, AppTest.from_function(page, args=(run, cpu_s), default_timeout=120), cpu_s)
         try:
             bench.timed("page", warm_up)  # imports, first visuals, first figures: not counted
@@ -91,12 +93,10 @@ class Bench:
         """Train for about `seconds` in `mode`; steps per wall-clock second."""
         t = self.run.trainer
         t.visual_interval = None if mode == "headless" else limits().refresh
-        t.page_cost = self.page_cost if mode == "page" else 0.0
         before, start = t.training.step, time.perf_counter()
         t.start()
         if mode == "page":
             self.redraw_until(start + seconds)
-            self.page_cost = t.page_cost  # as reported by the page (live.draw), for the next page run
         else:
             time.sleep(seconds)
         t.pause()  # returns once the running chunk has ended: every counted step is timed

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from genmodels.hosting.limiter import Limiter, shared_limiter
-from genmodels.hosting.trainer import Trainer
+from genmodels.hosting.handle import RunHandle
+from genmodels.hosting.limits import Limits
+from genmodels.hosting.pool import shared_pool
 from genmodels.training.snapshot import Snapshot
+
+from .session import limits
 
 SHORTCUTS = {"train": "T", "pause": "P", "step": "S", "stop": "X", "reset": "Home"}
 ENDED = ("diverged", "done", "closed")
 
 
-def controls(trainers: list[Trainer]) -> None:
+def controls(trainers: list[RunHandle]) -> None:
     statuses = {t.snapshot().status for t in trainers}
 
     def each(method: str):
@@ -36,10 +39,10 @@ def controls(trainers: list[Trainer]) -> None:
     phase_buttons(trainers)
 
 
-def phase_buttons(trainers: list[Trainer]) -> None:
+def phase_buttons(trainers: list[RunHandle]) -> None:
     """Step D / Step G for models with several optimisers: one phase alone, to watch the alternation."""
-    several = [t for t in trainers if t.model is not None and len(t.model.phases()) > 1]
-    phases = list(dict.fromkeys(p.name for t in several for p in t.model.phases()))
+    several = [t for t in trainers if not t.closed and len(t.phases) > 1]
+    phases = list(dict.fromkeys(p for t in several for p in t.phases))
     if not phases:
         return
     cols = st.columns(5)
@@ -50,9 +53,9 @@ def phase_buttons(trainers: list[Trainer]) -> None:
         cols[len(phases)].caption(f"one optimiser step of {' or '.join(phases)} alone")
 
 
-def step_phase(trainers: list[Trainer], phase: str) -> None:
+def step_phase(trainers: list[RunHandle], phase: str) -> None:
     for t in trainers:
-        if t.model is not None and phase in {p.name for p in t.model.phases()}:
+        if not t.closed and phase in t.phases:
             t.step(phase)
 
 
@@ -63,7 +66,7 @@ def status_line(snap: Snapshot, label: str = "") -> None:
     if snap.status == "diverged":
         st.error(snap.message)
     elif snap.status == "queued":
-        st.info(waiting(snap.queue_position, shared_limiter()))
+        st.info(waiting(snap.queue_position, shared_pool().hosts, limits()))
     elif snap.status == "closed":
         st.warning(f"{snap.message}. Press Reset to start again.")
     elif snap.status == "paused" and snap.message:
@@ -74,9 +77,11 @@ def status_line(snap: Snapshot, label: str = "") -> None:
         st.info(snap.message)
 
 
-def waiting(place: int, limiter: Limiter) -> str:
+def waiting(place: int, hosts: int, caps: Limits) -> str:
     """Why a run waits, and that it will get its turn (a preset's third run on a 2-core machine)."""
-    runs = f"{limiter.slots} run{'s' * (limiter.slots != 1)} at once (GENMODELS_MAX_TRAINERS, one per CPU core)"
-    turns = (f"; a run that has trained {limiter.time_slice:g} s while others wait hands its slot on, so the runs "
-             "take turns and each advances") if limiter.time_slice else ""
-    return f"waiting for a free training slot, place {place} in the queue: this server trains {runs}{turns}"
+    slots = hosts * caps.max_trainers
+    runs = (f"{slots} run{'s' * (slots != 1)} at once ({hosts} training process{'es' * (hosts != 1)}, "
+            f"{caps.max_trainers} run{'s' * (caps.max_trainers != 1)} each)")
+    turns = (f"; a run that has trained {caps.time_slice:g} s while others wait hands its slot on, so the runs "
+             "take turns and each advances") if caps.time_slice else ""
+    return f"waiting for a free training slot, place {place} in its queue: this server trains {runs}{turns}"

@@ -52,7 +52,7 @@ def panel(run: Run, title: str, csv_text: str | None) -> None:
                                 help="a short torch script that retrains this run with genmodels")
         cols[1].download_button("weights (.safetensors)", lambda: weights_bytes(run), f"{name}.safetensors",
                                 "application/octet-stream", key="export.weights", on_click="ignore",
-                                disabled=run.trainer.model is None, help="weights with the setup inside; load below")
+                                disabled=run.trainer.closed, help="weights with the setup inside; load below")
         cols[2].download_button("config (.json)", checkpoint.config_json(run.setup, snap.step), f"{name}.json",
                                 "application/json", key="export.config", on_click="ignore")
         cols = st.columns(3)

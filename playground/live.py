@@ -6,8 +6,6 @@ benchmark (`playground.bench`) calls the same function to measure what an open p
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from genmodels.models import MODELS
@@ -36,18 +34,10 @@ def panel(run: Run) -> None:
 
 def draw(run: Run) -> None:
     """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures.
-
-    Building the figures for new visuals shares Python's GIL with training, so the page tells
-    the trainer what that cost (`Trainer.page_cost`): the trainer then makes new visuals no
-    more often than computing and drawing them together take its LIVE_SHARE of the time.
-    """
+    The snapshot is in memory (the pool keeps it fresh): a refresh never waits for the run's host."""
     t = run.trainer
     t.heartbeat()
     snap = t.snapshot()
     status_line(snap)
     st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
-    start = time.thread_time()
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
-    if snap.visuals_step != st.session_state.get("drawn_visuals_step"):
-        st.session_state["drawn_visuals_step"] = snap.visuals_step
-        t.page_cost = time.thread_time() - start

@@ -1,8 +1,9 @@
-"""Per-session run state: one Trainer per browser session, replaced when the setup changes.
+"""Per-session run state: one run per browser session, replaced when the setup changes.
 
-Datasets are process-wide (`st.cache_resource`: read-only arrays shared by all
-sessions). The trainer lives in `st.session_state`; its worker thread stops by
-itself when the page's fragment stops sending heartbeats (a closed tab).
+Datasets are process-wide (`st.cache_resource`: read-only arrays shared by all sessions). A run
+trains on a host (a worker process, or a Ray actor): the session keeps its `RunHandle`, whose
+snapshot the pool keeps fresh. Its run pauses when the page's fragment stops sending heartbeats
+(a closed tab), closes later, and closes at once when the session ends and the handle goes.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from genmodels.data import Dataset, load_dataset
-from genmodels.device import use_training_threads
+from genmodels.hosting.handle import RunHandle
 from genmodels.hosting.limits import Limits
-from genmodels.hosting.trainer import Trainer
+from genmodels.hosting.pool import shared_pool, spec_for
 from genmodels.setup import Setup
 
 
@@ -25,7 +26,7 @@ def limits() -> Limits:
 
     Read once, on first use (a malformed variable is a UserError that names it); importing changes nothing.
     """
-    return Limits.from_env(max_params=20_000_000, idle_timeout=60.0, drop_timeout=600.0)
+    return Limits.from_env(max_params=20_000_000, idle_timeout=20.0, drop_timeout=600.0)
 
 
 @st.cache_resource(show_spinner="loading data…", max_entries=32)
@@ -37,16 +38,16 @@ def shared_dataset(name: str, seed: int) -> Dataset:
 class Run:
     setup: Setup
     data: Dataset
-    trainer: Trainer
+    trainer: RunHandle
 
 
 def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
     """This session's run for `setup` in `slot` (a comparison has several); a new setup replaces the old run."""
     run: Run | None = st.session_state.get(slot)
-    if run is not None and run.setup == setup and run.data is data and run.trainer.model is not None:
+    if run is not None and run.setup == setup and run.data is data and not run.trainer.closed:
         return run
     limits().check(setup, data)  # before closing the current run: a rejected setup leaves it intact
-    if run is not None and run.trainer.model is None and run.setup == setup:  # closed (e.g. an idle tab)
+    if run is not None and run.trainer.closed and run.setup == setup:  # closed (e.g. an idle tab)
         st.info(f"{run.trainer.snapshot().message}. This is a fresh run of the same setup, from step 0.")
     if run is not None:
         run.trainer.close()
@@ -54,15 +55,13 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
     return st.session_state[slot]
 
 
-def new_trainer(setup: Setup, data: Dataset) -> Trainer:
-    """The app's trainer: visuals at most once per page refresh; paused, then closed, without heartbeats.
-
-    Sessions train in parallel threads, GENMODELS_THREADS torch threads in all (default 1: no oversubscription).
-    """
+def new_trainer(setup: Setup, data: Dataset) -> RunHandle:
+    """The app's run, on the least busy host: visuals at most once per page refresh; paused, then closed,
+    without heartbeats."""
     caps = limits()
-    use_training_threads(caps.threads)
-    return Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=caps.refresh,
-                   idle_timeout=caps.idle_timeout, drop_timeout=caps.drop_timeout)
+    spec = spec_for(setup, data, visual_interval=caps.refresh, idle_timeout=caps.idle_timeout,
+                    drop_timeout=caps.drop_timeout)
+    return RunHandle(shared_pool(), spec)
 
 
 def close_run(slot: str) -> None:

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from app_helpers import picture_images, pictures
 
+from genmodels.models import MODELS
+
 RED = (214, 39, 40)  # playground.figures.MODEL_COLOUR
 
 
@@ -29,7 +31,7 @@ def test_view_draws_its_pictures_and_follows_the_slider(app, model, panels):
     assert len(captions) == len(panels) and not at.get("plotly_chart")  # server-drawn PNGs only
     for caption, panel in zip(captions, panels):
         assert panel in caption
-    model_class = at.session_state["run"].trainer.model
+    model_class = MODELS[model]
     slider = at.slider(key="diffusion_level")
     assert slider.value == slider.max  # the data end first
     before = [np.asarray(p) for p in picture_images(at)]

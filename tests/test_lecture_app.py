@@ -179,12 +179,8 @@ def test_step_d_and_step_g_have_no_tooltip_over_the_pause_button(apps):
     assert any("one optimiser step of D or G alone" in c.value for c in at.caption)
 
 
-def test_three_runs_of_a_preset_on_two_training_slots_all_advance_by_taking_turns(apps, monkeypatch):
-    from genmodels.hosting import trainer as train
-    from genmodels.hosting.limiter import Limiter
-
-    two_slots = Limiter(2, time_slice=0.2)
-    monkeypatch.setattr(train, "shared_limiter", lambda: two_slots)
+def test_three_runs_of_a_preset_all_advance_by_taking_turns(apps):
+    """On two cores (two hosts, one slot each) one host holds two of the runs: they take turns."""
     at = apps(preset="vae-objectives")
     at.run()
     at.button(key="train").click().run()
@@ -195,7 +191,6 @@ def test_three_runs_of_a_preset_on_two_training_slots_all_advance_by_taking_turn
         return min(seen) > 0 and max(seen) < PRESETS["vae-objectives"].runs[0].setup.train.steps
 
     wait_until(at, every_run_trained)
-    assert two_slots.active <= 2
 
 
 def test_every_preset_opens_without_an_error(apps):

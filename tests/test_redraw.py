@@ -125,25 +125,3 @@ def test_a_figure_makes_its_dict_once_and_it_is_plotlys():
     assert fig.to_dict() is fig.to_dict()
     plain = figures.go.Figure(fig)  # the same figure as a plain go.Figure: a dict of its own
     assert figures.go.Figure(fig.to_dict()) == plain
-
-
-def live_page(run):  # an AppTest script: one tick of the live panel
-    from playground import live
-
-    live.draw(run)
-
-
-def test_the_page_tells_the_trainer_what_drawing_new_visuals_cost(monkeypatch):
-    """After a redraw with new visuals whose figures cost c seconds of CPU, the trainer knows c
-    (`page_cost`), which paces its next visuals (test_trainer)."""
-    from playground import live
-
-    clock = iter([0.0, 0.2])  # a redraw that took 0.2 s of CPU
-    monkeypatch.setattr(live.time, "thread_time", lambda: next(clock))
-    trainer = SimpleNamespace(heartbeat=lambda: None, active=False, page_cost=0.0,
-                              snapshot=lambda: Snapshot(step=10, visuals=flow_visuals(0), visuals_step=10))
-    run = SimpleNamespace(trainer=trainer, data=load_dataset("moons", 0), setup=Setup(data="moons", model="realnvp"))
-    at = AppTest.from_function(live_page, args=(run,), default_timeout=60)
-    at.run()
-    assert not at.exception
-    assert trainer.page_cost == pytest.approx(0.2)

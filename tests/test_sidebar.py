@@ -72,5 +72,5 @@ def test_a_closed_run_is_replaced_with_a_word_not_silently():
     at.session_state["run"].trainer.close()
     at.run()
     assert any("this run was closed" in i.value and "fresh run of the same setup" in i.value for i in at.info)
-    assert at.session_state["run"].trainer.model is not None
+    assert at.session_state["run"].trainer.closed is False
     at.session_state["run"].trainer.close()

@@ -176,14 +176,13 @@ def test_visuals_come_with_the_snapshot():
     assert t.snapshot().visuals_step == 5
 
 
-@pytest.mark.parametrize(("page_cost", "fresh_visuals"), [(0.0, True), (1e6, False)])
-def test_an_open_pages_drawing_cost_spaces_the_visuals(monkeypatch, page_cost, fresh_visuals):
-    """With no interval and all the time as the live share, visuals come after every chunk for a free
-    page (the chunk's step is the time they cost again). For a page that needs 1e6 s to draw them,
-    the visuals due when the cost became known are the last until the run's end."""
-    monkeypatch.setattr(train, "LIVE_SHARE", 1.0)
+@pytest.mark.parametrize(("live_share", "fresh_visuals"), [(1.0, True), (1e-12, False)])
+def test_the_cost_of_visuals_spaces_them(monkeypatch, live_share, fresh_visuals):
+    """With no interval and all the time as the live share, visuals come after every chunk (the chunk's
+    step is the time they cost again). With a share so small that any cost is a budget of hours, the
+    first visuals are the last until the run's end."""
+    monkeypatch.setattr(train, "LIVE_SHARE", live_share)
     t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
-    t.page_cost = page_cost
     drawn = []
     t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))
     assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [1, 1, 1, 1])

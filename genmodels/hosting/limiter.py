@@ -64,6 +64,7 @@ class Limiter:
 
 @functools.cache
 def shared_limiter() -> Limiter:
-    """The process's limiter, for GENMODELS_MAX_TRAINERS and GENMODELS_TIME_SLICE, read on first use."""
+    """The limiter of Trainers used in this process (benchmarks, tests; the app's runs use their host's):
+    as many slots as the machine's hosts train at once, read from the environment on first use."""
     limits = Limits.from_env()
-    return Limiter(limits.max_trainers, limits.time_slice)
+    return Limiter(limits.hosts * limits.max_trainers, limits.time_slice)

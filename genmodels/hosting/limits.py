@@ -7,9 +7,11 @@ Per session (checked before a run is built, so a rejected setup leaves the curre
     GENMODELS_IDLE_TIMEOUT   seconds without a page refresh before a training run is paused
     GENMODELS_DROP_TIMEOUT   seconds without a page refresh before a run is closed and its memory freed
     GENMODELS_REFRESH        seconds between refreshes of the live panel while a run trains
-Process-wide (the `limiter`):
-    GENMODELS_MAX_TRAINERS   training threads at once; the others wait in a queue
-    GENMODELS_TIME_SLICE     seconds a trainer keeps its slot while others wait (then it queues again)
+Deployment-wide (`pool.py`, `host.py`):
+    GENMODELS_HOSTS          worker processes that train (default: one per CPU core); with GENMODELS_RAY_ADDRESS
+                             set, the hosts are Ray actors instead, one per CPU (or GPU) of the cluster
+    GENMODELS_MAX_TRAINERS   runs training at once in each host; the others wait in its queue (default 1)
+    GENMODELS_TIME_SLICE     seconds a run keeps its slot while others wait (then it queues again)
     GENMODELS_CHUNK_SECONDS  seconds of training between two snapshots (how often a page sees news; what a
                              run records does not depend on it)
     GENMODELS_THREADS        torch threads for training (process-wide)
@@ -50,7 +52,8 @@ class Limits:
     idle_timeout: float | None = None
     drop_timeout: float | None = None
     refresh: float = 0.25
-    max_trainers: int = os.cpu_count() or 1
+    hosts: int = os.cpu_count() or 1
+    max_trainers: int = 1
     time_slice: float | None = 2.0
     chunk_seconds: float = 0.1
     threads: int = 1

@@ -3,8 +3,8 @@
 The thread trains in blocks of about `chunk_seconds` (GENMODELS_CHUNK_SECONDS) and publishes
 a snapshot after each: the block length decides how often watchers see news, never what the
 run records (the loop records every step). Controls (pause, step, stop, reset, close) end the
-current block at the next round. Pictures are budgeted: computing a snapshot's visuals here and
-an open page drawing them take at most LIVE_SHARE of the time.
+current block at the next round. Pictures are budgeted: computing a snapshot's visuals takes
+at most LIVE_SHARE of the run's time.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .limiter import Limiter, shared_limiter
 from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
-LIVE_SHARE = 0.1  # of the time at most goes to live pictures: visuals here plus an open page drawing them
+LIVE_SHARE = 0.1  # of a run's time at most goes to computing its live pictures
 
 
 class Trainer:
@@ -52,7 +52,6 @@ class Trainer:
         self.device = pick_device(device)
         self.visual_interval, self.limiter = visual_interval, limiter or shared_limiter()
         self.chunk_seconds = Limits.from_env().chunk_seconds if chunk_seconds is None else chunk_seconds
-        self.page_cost = 0.0  # CPU seconds an open page last spent drawing new visuals (`_publish`)
         self.idle_timeout, self.drop_timeout = idle_timeout, drop_timeout
         self._cond = threading.Condition(threading.RLock())
         self._thread: threading.Thread | None = None
@@ -98,9 +97,7 @@ class Trainer:
         """Make a new Snapshot. Visuals: None = when due, True/False = force.
 
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
-        computing them here and drawing them on an open page (`page_cost`, CPU seconds the page reports per
-        new visuals; it may share the process) take at most LIVE_SHARE of the time, whatever the model and
-        machine.
+        computing them takes at most LIVE_SHARE of the run's time, whatever the model and machine.
         """
         t, now = self.training, time.monotonic()
         if visuals is None:
@@ -108,7 +105,7 @@ class Trainer:
         if visuals and self._visuals_step != t.step:
             self._visuals, self._visuals_step = t.visuals(), t.step
             cost = time.monotonic() - now
-            self._visual_due = now + max(self.visual_interval or 0, (cost + self.page_cost) / LIVE_SHARE)
+            self._visual_due = now + max(self.visual_interval or 0, cost / LIVE_SHARE)
             self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())
@@ -165,6 +162,18 @@ class Trainer:
             self.training.load_weights(state, step, history)
             self._publish(visuals=self.visual_interval is not None)
 
+    def state(self) -> dict | None:
+        """`Training.state()` taken between blocks: what a run resumed elsewhere goes on from (None: closed)."""
+        with self._control():
+            return self.training.state() if self.training is not None else None
+
+    def restore(self, state: dict, message: str) -> None:
+        """Go on from `state()` of a run of this setup (its host died), paused, `message` on the page."""
+        with self._control():
+            self.training.restore(state)
+            self.training.message = message
+            self._publish(visuals=self.visual_interval is not None)
+
     @property
     def active(self) -> bool:
         """True while the worker has work: training, or single steps or a reset still to do."""
@@ -175,14 +184,14 @@ class Trainer:
         seconds and the run is closed (its memory freed) after `drop_timeout` seconds."""
         self.last_seen = time.monotonic()
 
-    def start(self) -> None:
-        """Train in the background until the step budget, a pause or a stop."""
+    def start(self, message: str = "") -> None:
+        """Train in the background until the step budget, a pause or a stop; `message` on the page meanwhile."""
         with self._control():
             if self.training is None or self.training.status in ("diverged", "closed"):
                 return
             if self.training.status != "running":
                 self.training.status = "running"  # till the worker says otherwise (queued, done)
-            self._running, self.training.message = True, ""
+            self._running, self.training.message = True, message
             self._publish(visuals=False)
             self.heartbeat()  # pressing a button is a sign of life
             self._wake()

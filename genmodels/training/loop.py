@@ -240,3 +240,25 @@ class Training:
         self.optimizers = self.model.configure_optimizers(self.config.lr)
         self.step, self.status, self.message = step, "paused", f"loaded the weights of step {step}"
         self.history = history or History()
+
+    # -- resuming on another host -----------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything to go on exactly from here elsewhere (a host that dies costs only the steps since):
+        CPU copies of the weights and optimiser states, the step, the history, the run's generator."""
+        def cpu(x):
+            return x.detach().cpu().clone() if isinstance(x, torch.Tensor) else x
+        optimizers = {name: {"state": {k: {n: cpu(v) for n, v in s.items()} for k, s in sd["state"].items()},
+                             "param_groups": sd["param_groups"]}
+                      for name, sd in ((n, o.state_dict()) for n, o in self.optimizers.items())}
+        return {"weights": self.weights(), "optimizers": optimizers, "step": self.step,
+                "history": self.history.state(), "rng": self.batches.get_state(), "first_loss": dict(self._first_loss)}
+
+    def restore(self, state: dict) -> None:
+        """Go on from `state()` taken from a run of the same setup; status paused."""
+        self.model.load_state_dict(state["weights"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.step, self.status, self.message = state["step"], "paused", ""
+        self.history = History.from_state(state["history"], state["step"], self.history.capacity)
+        self.batches.set_state(state["rng"])
+        self._first_loss = dict(state["first_loss"])

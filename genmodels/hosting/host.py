@@ -1,0 +1,159 @@
+"""A host: many runs in one process, each a `Trainer`, taking turns on the process's training slots.
+
+Worker processes (`processes.py`) and Ray actors (`ray_hosts.py`) serve a Host. Its methods take
+and return plain data (run ids, specs, updates, states), so it may live in another process or on
+another machine; the web process only holds `RunHandle`s (`handle.py`) and draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from ..data import Dataset, load_dataset
+from ..device import use_training_threads
+from ..errors import UserError
+from ..setup import Setup
+from ..training.snapshot import Snapshot
+from .limiter import Limiter
+from .trainer import Trainer
+
+CHECKPOINT_SECONDS = 3.0  # a run's state goes back to its handle this often while it trains
+CALL_TIMEOUT = 60.0  # seconds a host may take to answer before it counts as lost (a control waits a block)
+COMMANDS = {"start", "pause", "step", "stop", "reset", "load_weights", "checkpoint"}
+
+
+class HostLost(RuntimeError):
+    """The host serving a run died or stopped answering (its process, actor or node is gone)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a host builds a run from: the setup, its data (None: the host loads `setup.data` by name,
+    so named datasets never travel), and the `Trainer` options of how the run is watched."""
+
+    setup: Setup
+    data: Dataset | None = None
+    visual_interval: float | None = 0.25
+    idle_timeout: float | None = None
+    drop_timeout: float | None = None
+    chunk_seconds: float | None = None
+
+    def dataset(self) -> Dataset:
+        return self.data if self.data is not None else _named(self.setup.data, self.setup.train.seed)
+
+
+@functools.lru_cache(maxsize=32)
+def _named(name: str, seed: int) -> Dataset:
+    return load_dataset(name, seed)
+
+
+@dataclass(frozen=True)
+class Update:
+    """A run's news for its handle. `version` grows with every new snapshot; the snapshot carries its
+    replay timeline only while the run is idle (the only time a page replays), so a training run's
+    updates stay small. `state`, now and then, is what the run can resume from elsewhere."""
+
+    version: int
+    snapshot: Snapshot
+    active: bool
+    phases: tuple[str, ...] = ()
+    state: dict | None = None
+
+
+class _Run:
+    def __init__(self, trainer: Trainer, version: int):
+        self.trainer, self.version = trainer, version
+        self.sent: tuple[Snapshot, bool] | None = None
+        self.saved_at, self.saved_step = time.monotonic(), trainer.snapshot().step
+        self.phases = tuple(p.name for p in trainer.model.phases())
+
+    def update(self, with_state: bool = False) -> Update:
+        t = self.trainer
+        snap, active = t.snapshot(), t.active
+        if self.sent is None or self.sent[0] is not snap or self.sent[1] != active:
+            self.version, self.sent = self.version + 1, (snap, active)
+        state = None
+        if with_state:
+            state = t.state()
+            self.saved_at, self.saved_step = time.monotonic(), snap.step
+        shown = dataclasses.replace(snap, timeline=()) if active else snap
+        return Update(self.version, shown, active, self.phases, state)
+
+    def checkpoint_due(self) -> bool:
+        t = self.trainer
+        return (t.training is not None and t.snapshot().step != self.saved_step
+                and time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS)
+
+
+class Host:
+    """Runs by id. `slots` of them train at once (one per core: each host is one process, one torch
+    thread); the others queue and take turns of `time_slice` seconds (the `Limiter`)."""
+
+    def __init__(self, slots: int = 1, time_slice: float | None = 2.0, threads: int = 1, device: str | None = None):
+        use_training_threads(threads)
+        self.limiter, self.device = Limiter(slots, time_slice), device
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+
+    def ready(self) -> dict:
+        """Where this host runs and which runs it holds (tests, the load test)."""
+        return {"pid": os.getpid(), "node": socket.gethostname(), "runs": sorted(self._runs)}
+
+    def open(self, run_id: str, spec: RunSpec, version: int = 0, state: dict | None = None,
+             running: bool = False, message: str = "") -> Update:
+        """Build a run; from `state` (a run resumed from another host) if given, training on if `running`."""
+        data = spec.dataset()
+        trainer = Trainer(lambda: spec.setup.build_model(data), data, spec.setup.train, device=self.device,
+                          visual_interval=spec.visual_interval, limiter=self.limiter, idle_timeout=spec.idle_timeout,
+                          drop_timeout=spec.drop_timeout, chunk_seconds=spec.chunk_seconds)
+        if state is not None:
+            trainer.restore(state, message)
+        if running:
+            trainer.start(message)
+        with self._lock:
+            self._runs[run_id] = run = _Run(trainer, version)
+        return run.update()
+
+    def command(self, run_id: str, name: str, *args):
+        """A control of run `run_id` (`COMMANDS`): its result, else the run's update after it."""
+        if name not in COMMANDS:
+            raise UserError(f"unknown command {name!r}")
+        run = self._runs.get(run_id)
+        if run is None:
+            return None
+        result = getattr(run.trainer, name)(*args)
+        return result if name == "checkpoint" else run.update()
+
+    def poll(self, seen: dict[str, tuple[int, float]], gone: tuple[str, ...] = ()) -> dict[str, Update]:
+        """News for the handles: `seen` maps a run id to (the version its handle has, seconds since its
+        page's last heartbeat). Runs in `gone` lost their handle (a session that ended) and close; runs
+        closed here (a tab silent past its drop timeout) are reported once and forgotten."""
+        for run_id in gone:
+            self.close(run_id)
+        now, out = time.monotonic(), {}
+        for run_id, (version, age) in seen.items():
+            run = self._runs.get(run_id)
+            if run is None:
+                continue
+            run.trainer.last_seen = now - age
+            update = run.update(with_state=run.checkpoint_due())
+            if update.version != version or update.state is not None:
+                out[run_id] = update
+            if run.trainer.training is None:
+                self._forget(run_id)
+        return out
+
+    def close(self, run_id: str) -> None:
+        run = self._forget(run_id)
+        if run is not None:
+            run.trainer.close()
+
+    def _forget(self, run_id: str) -> _Run | None:
+        with self._lock:
+            return self._runs.pop(run_id, None)

@@ -1,0 +1,172 @@
+"""The pool: this deployment's hosts and the runs on them, as the web process sees them.
+
+A new run opens on the live host with the fewest runs. One pump thread per host brings the news
+of all its runs in one call every POLL_SECONDS (snapshots down; heartbeats up; now and then a
+state to resume from), so a page's refresh reads memory and never waits for a host. A host that
+dies is replaced, and each of its runs reopens on a live host from the last state it sent.
+
+Hosts are worker processes of this machine (`processes.py`, GENMODELS_HOSTS of them, one per
+core by default) or, with GENMODELS_RAY_ADDRESS set, Ray actors on a cluster (`ray_hosts.py`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from ..data import USER_POINTS
+from ..errors import UserError
+from .host import HostLost, RunSpec, Update
+from .limits import Limits
+
+if TYPE_CHECKING:
+    from .handle import RunHandle
+
+POLL_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+
+class HostProxy(Protocol):
+    def call(self, method: str, *args, timeout: float = ...): ...
+    def stop(self) -> None: ...
+
+
+class Link:
+    """One host, the handles of its runs, and the thread that pumps their news."""
+
+    def __init__(self, pool: Pool, host: HostProxy):
+        self.pool, self.host, self.alive = pool, host, True
+        self.ready = False  # answered once: a resumed run goes to a ready host rather than one still starting
+        self.moved = threading.Event()  # set once the runs of this (lost) host are on live ones
+        self.handles: weakref.WeakValueDictionary[str, RunHandle] = weakref.WeakValueDictionary()
+        self.gone: list[str] = []  # runs whose handle was collected (a session that ended): close them
+        threading.Thread(target=self._pump, daemon=True, name="genmodels-pump").start()
+
+    def call(self, method: str, *args):
+        return self.host.call(method, *args)
+
+    def _pump(self) -> None:
+        while self.alive:
+            handles = dict(self.handles.items())
+            gone, self.gone = self.gone, []
+            try:
+                updates = self.call("poll", {i: h.seen() for i, h in handles.items()}, tuple(gone))
+                self.ready = True
+            except HostLost:
+                self.pool.lost(self)
+                return
+            except Exception:  # a bug must not silence every page of this host
+                log.exception("polling a training host failed")
+                updates = {}
+            for run_id, update in updates.items():
+                if run_id in handles:
+                    handles[run_id].receive(update)
+            time.sleep(POLL_SECONDS)
+
+
+class Pool:
+    def __init__(self, make_host: Callable[[int], HostProxy], size: int):
+        self._make, self._made, self._lock = make_host, 0, threading.RLock()
+        self._links: list[Link] = []
+        self._where: dict[str, Link] = {}  # run id -> the link it is on
+        for _ in range(size):
+            self._add_host()
+
+    @property
+    def hosts(self) -> int:
+        return len(self._links)
+
+    def open(self, handle: RunHandle, state: dict | None = None, running: bool = False, message: str = "") -> Update:
+        """Open `handle`'s run on the least busy live host (from `state`, training on if `running`)."""
+        with self._lock:
+            if not self._links:
+                raise UserError("no training host is running on this server; ask its operator to restart it")
+            link = min(self._links, key=lambda k: (not k.ready, len(k.handles)))
+        try:
+            update = link.call("open", handle.id, handle.spec, handle.version, state, running, message)
+        except HostLost:
+            self.lost(link)
+            return self.open(handle, state, running, message)
+        with self._lock:
+            link.handles[handle.id] = handle
+            self._where[handle.id] = link
+        handle.link = link
+        weakref.finalize(handle, self._gone, handle.id)
+        return update
+
+    def close(self, run_id: str) -> None:
+        link = self._where.pop(run_id, None)
+        if link is not None:
+            link.handles.pop(run_id, None)
+            try:
+                link.call("close", run_id)
+            except HostLost:
+                pass  # its host is gone, and the run with it
+
+    def _gone(self, run_id: str) -> None:
+        link = self._where.pop(run_id, None)
+        if link is not None:
+            link.gone.append(run_id)
+
+    def lost(self, link: Link) -> None:
+        """`link`'s host died: replace it, and resume its runs on live hosts. Returns once they are resumed,
+        whoever noticed first."""
+        with self._lock:
+            if not link.alive:
+                link.moved.wait(timeout=120)
+                return
+            link.alive = False
+            self._links.remove(link)
+            moved = list(link.handles.values())
+            self._add_host()
+        log.warning("a training host stopped; resuming its %d runs on the others", len(moved))
+        try:
+            link.host.stop()
+        except Exception:
+            pass
+        try:
+            for handle in moved:
+                handle.resume(self)
+        finally:
+            link.moved.set()
+
+    def _add_host(self) -> None:
+        try:
+            self._links.append(Link(self, self._make(self._made)))
+        except HostLost as e:  # e.g. no Ray node has room for one now: the live hosts take the runs
+            log.warning("could not start a training host: %s", e)
+        self._made += 1
+
+    def shutdown(self) -> None:
+        with self._lock:
+            links, self._links = self._links, []
+        for link in links:
+            link.alive = False
+            link.host.stop()
+
+
+def spec_for(setup, data, **options) -> RunSpec:
+    """A run's spec: named datasets are loaded by each host itself, only a user's points travel."""
+    return RunSpec(setup, data if setup.data == USER_POINTS else None, **options)
+
+
+@functools.cache
+def shared_pool() -> Pool:
+    """This process's pool, started on first use from GENMODELS_RAY_ADDRESS, GENMODELS_HOSTS,
+    GENMODELS_MAX_TRAINERS, GENMODELS_TIME_SLICE and GENMODELS_THREADS."""
+    limits = Limits.from_env()
+    options = dict(slots=limits.max_trainers, time_slice=limits.time_slice, threads=limits.threads)
+    address = os.environ.get("GENMODELS_RAY_ADDRESS", "").strip()
+    if address:
+        from .ray_hosts import RayHost, connect
+
+        return Pool(lambda i: RayHost(i, **options), connect(address))
+    from .processes import ProcessHost
+
+    return Pool(lambda i: ProcessHost(**options), limits.hosts)

@@ -1,0 +1,142 @@
+"""Runs live on hosts, outside the web process: commands in, snapshots out, and a dead host costs a run
+only the steps since its last state (issue 12)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from genmodels.data import load_dataset
+from genmodels.errors import UserError
+from genmodels.hosting.handle import RunHandle
+from genmodels.hosting.host import Host, RunSpec
+from genmodels.hosting.pool import Pool, spec_for
+from genmodels.hosting.processes import ProcessHost
+from genmodels.setup import Setup
+from genmodels.training.loop import Training
+
+SMALL = {"realnvp": {"layers": "2", "hidden": "16"}, "gan": {"g_hidden": "16", "d_hidden": "16"}}
+
+
+def small(model: str = "realnvp", **settings) -> Setup:
+    return Setup.from_query({"data": "moons", "model": model, "batch_size": "64", "steps": "100000",
+                             **SMALL[model], **settings})
+
+
+def wait_for(condition, timeout: float = 120.0, what: str = "the condition") -> None:
+    """Poll `condition` until it holds; the bound is for a hung test, not a claim about speed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("model", ["realnvp", "gan"])
+def test_a_run_resumed_from_its_state_goes_on_exactly_as_if_never_stopped(model):
+    """Weights, optimiser moments, history and the batch stream all travel: 30 + 30 steps on two
+    `Training`s equal 60 on one, bit for bit."""
+    setup = small(model)
+    data = load_dataset("moons", 0)
+    make = lambda: Training(lambda: setup.build_model(data), data, setup.train, device="cpu")  # noqa: E731
+    whole, first, second = make(), make(), make()
+    whole.run(60)
+    first.run(30)
+    second.restore(first.state())
+    second.run(30)
+    assert second.step == 60
+    for k, v in whole.weights().items():
+        assert torch.equal(v, second.weights()[k]), k
+    for k, v in whole.history.arrays().items():
+        np.testing.assert_array_equal(v, second.history.arrays()[k])
+
+
+def test_a_host_reports_news_once_with_the_replay_timeline_only_while_idle():
+    host = Host()
+    update = host.open("a", RunSpec(small(), visual_interval=0.0))
+    assert update.snapshot.status == "ready" and update.phases == ("model",)
+    host.command("a", "start")
+    wait_for(lambda: host.poll({"a": (0, 0.0)})["a"].snapshot.step > 5, what="training on the host")
+    live = host.poll({"a": (0, 0.0)})["a"]
+    assert live.active and live.snapshot.timeline == ()  # a training run's updates stay small
+    paused = host.command("a", "pause")
+    assert not paused.active and paused.snapshot.status == "paused" and len(paused.snapshot.timeline) >= 1
+    again = host.poll({"a": (paused.version, 0.0)})
+    assert "a" not in again or again["a"].version == paused.version  # nothing new but, at most, a state
+    with pytest.raises(UserError, match="unknown command"):
+        host.command("a", "__init__")
+    host.poll({}, gone=("a",))
+    assert host.ready()["runs"] == []
+
+
+def test_a_tab_that_stops_refreshing_pauses_its_run_on_the_host():
+    """Heartbeats travel with the polls: a run whose page fell silent past idle_timeout pauses (its
+    compute is freed) and says why."""
+    host = Host()
+    host.open("a", RunSpec(small(), idle_timeout=0.5))
+    host.command("a", "start")
+    wait_for(lambda: host.poll({"a": (0, 10.0)})["a"].snapshot.status == "paused", what="the idle pause")
+    assert "without a page refresh" in host.poll({"a": (0, 10.0)})["a"].snapshot.message
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = Pool(lambda i: ProcessHost(slots=1, time_slice=0.5), 2)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_run_trains_in_a_worker_process_and_a_page_reads_it_from_memory(pool):
+    handle = RunHandle(pool, spec_for(small(), None))
+    where = handle.link.host.call("ready")
+    assert where["pid"] != os.getpid() and handle.id in where["runs"]
+    handle.start()
+    wait_for(lambda: handle.heartbeat() or handle.snapshot().step > 20, what="steps from the worker")
+    handle.pause()
+    snap = handle.snapshot()
+    assert snap.status == "paused" and not handle.active
+    weights, step, history = handle.checkpoint()
+    assert step == snap.step and "loss" in history.arrays() and weights
+    handle.close()
+    assert handle.closed
+
+
+def test_killing_a_host_resumes_its_runs_elsewhere_from_their_last_state(pool):
+    handles = [RunHandle(pool, spec_for(small(), None)) for _ in range(3)]
+    for h in handles:
+        h.start()
+
+    def all_saved() -> bool:
+        for h in handles:
+            h.heartbeat()
+        return all(h._state is not None and h._state["step"] > 0 for h in handles)
+
+    wait_for(all_saved, what="a state from every run")
+    doomed = handles[0].link
+    on_it = [h for h in handles if h.link is doomed]
+    before = {h.id: h.snapshot().step for h in on_it}
+    doomed.host.process.kill()
+    for h in on_it:
+        wait_for(lambda h=h: h.heartbeat() or h.link is not doomed and h.snapshot().message.startswith("resumed"),
+                 what="the run to resume")
+        saved = h._state["step"]
+        assert h.snapshot().message.startswith(f"resumed from step {saved}") and 0 < saved <= before[h.id]
+        wait_for(lambda h=h: h.heartbeat() or h.snapshot().step > before[h.id], what="training to go on")
+        assert h.snapshot().status in ("running", "queued")
+    assert doomed not in pool._links and pool.hosts == 2  # replaced
+    for h in handles:
+        h.close()
+
+
+def test_a_session_that_ends_closes_its_run_on_the_host(pool):
+    """Streamlit drops an ended session's state; the handle goes with it, and its run is closed."""
+    handle = RunHandle(pool, spec_for(small(), None))
+    host, run_id = handle.link.host, handle.id
+    assert run_id in host.call("ready")["runs"]
+    del handle
+    gc.collect()
+    wait_for(lambda: run_id not in host.call("ready")["runs"], what="the run to close")
