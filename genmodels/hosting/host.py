@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -102,8 +103,10 @@ class Host:
         self._lock = threading.Lock()
 
     def ready(self) -> dict:
-        """Where this host runs and which runs it holds (tests, the load test)."""
-        return {"pid": os.getpid(), "node": socket.gethostname(), "runs": sorted(self._runs)}
+        """Where this host runs (its Ray node, if an actor) and which runs it holds (tests, the load test)."""
+        ray = sys.modules.get("ray")
+        node_id = ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
+        return {"pid": os.getpid(), "node": socket.gethostname(), "node_id": node_id, "runs": sorted(self._runs)}
 
     def open(self, run_id: str, spec: RunSpec, version: int = 0, state: dict | None = None,
              running: bool = False, message: str = "") -> Update:

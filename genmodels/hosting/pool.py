@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .handle import RunHandle
 
 POLL_SECONDS = 0.1
+POLL_TIMEOUT = 10.0  # a host that takes longer to answer a poll (milliseconds, normally) is lost: a dead node
 log = logging.getLogger(__name__)
 
 
@@ -48,15 +49,16 @@ class Link:
         self.gone: list[str] = []  # runs whose handle was collected (a session that ended): close them
         threading.Thread(target=self._pump, daemon=True, name="genmodels-pump").start()
 
-    def call(self, method: str, *args):
-        return self.host.call(method, *args)
+    def call(self, method: str, *args, **timeout):
+        return self.host.call(method, *args, **timeout)
 
     def _pump(self) -> None:
         while self.alive:
             handles = dict(self.handles.items())
             gone, self.gone = self.gone, []
             try:
-                updates = self.call("poll", {i: h.seen() for i, h in handles.items()}, tuple(gone))
+                updates = self.call("poll", {i: h.seen() for i, h in handles.items()}, tuple(gone),
+                                    timeout=POLL_TIMEOUT)
                 self.ready = True
             except HostLost:
                 self.pool.lost(self)

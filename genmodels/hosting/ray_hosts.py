@@ -15,7 +15,7 @@ from pathlib import Path
 from .host import CALL_TIMEOUT, Host, HostLost
 
 NAMESPACE = "genmodels"
-READY_TIMEOUT = 20.0  # seconds a new actor may take to start; longer means no node has room for it
+READY_TIMEOUT = 90.0  # seconds a new actor may take to start (import torch, on a busy node); longer: no room
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, on every node's PYTHONPATH
 
 
