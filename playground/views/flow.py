@@ -14,6 +14,7 @@ from ..memo import Picture
 from ..raster import Plane
 
 STRIP_SIZE = 160  # pixels per intermediate density (32 cells of 5)
+GRID_COLOUR = "#b4b4b4"
 HUES = ("#e41a1c", "#ff7f00", "#d4b000", "#4daf4a", "#00a0a0", "#377eb8", "#984ea3", "#f781bf")  # base angle
 
 
@@ -27,11 +28,11 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
             draw_latents(v, step)
         return
     first = target_pictures(v, setup.model_config.target) if "target_log_density" in v else data_pictures(v, data)
-    if "stage_log_density" in v:
-        first.append(Picture("stage_densities", lambda: stage_strip(v), "the notes' Fig. 6 as densities: p_k of "
-                             "y_k = g_k ∘ … ∘ g_1(z), z ~ N(0, I), after k = " + ", ".join(map(str, v["stage_k"])) +
-                             " layers (exact, by change of variables; each on its own box), the base points on top"))
     memo.row(st, v, first, step)
+    if "stage_log_density" in v:
+        memo.image(st, "stage_densities", v, lambda: stage_strip(v), "the notes' Fig. 6 as densities: p_k of "
+                   "y_k = g_k ∘ … ∘ g_1(z), z ~ N(0, I), after k = " + ", ".join(map(str, v["stage_k"])) +
+                   " layers (exact, by change of variables; each on its own box), the base points on top", step=step)
     if "stages" in v:
         draw_stages(v, step)
 
@@ -66,8 +67,9 @@ def draw_stages(v: dict[str, np.ndarray], step: int) -> None:
     stages = v["stages"]
     k = st.slider("layers applied (k)", 0, len(stages) - 1, len(stages) - 1, key="stage_k")
     memo.row(st, v, [
-        Picture(("stages", k), lambda: stages_picture(stages, k), f"N(0, I) after {k} of {len(stages) - 1} layers, "
-                "coloured by the angle of each base point"),
+        Picture(("stages", k), lambda: stages_picture(v, k), f"N(0, I) after {k} of {len(stages) - 1} layers, "
+                "coloured by the angle of each base point" + (", on the image of a square grid of z-lines (grey: "
+                "the deformed grid)" if "grid_stages" in v else "")),
         Picture("log_det", lambda: log_det_picture(v), "log |det ∂z/∂x| of g⁻¹ over the plane: red where g⁻¹ "
                 "stretches space (the density is raised), blue where it compresses (lowered)") if "log_det" in v
         else None], step)
@@ -82,11 +84,15 @@ def log_det_picture(v: dict[str, np.ndarray]) -> bytes:
     return figures.plane(v).density(v["log_det"], stops=raster.DIVERGING, lo=-m, hi=m).png()
 
 
-def stages_picture(stages: np.ndarray, k: int) -> bytes:
-    """Stage k's points on the box of their own central 98% (+ margin), so outliers do not squash them."""
+def stages_picture(v: dict[str, np.ndarray], k: int) -> bytes:
+    """Stage k's points on the box of their own central 98% (+ margin), so outliers do not squash them, over
+    the z-grid's lines after the same k layers where the visuals have them."""
+    stages = v["stages"]
     angle = np.arctan2(stages[0][:, 1], stages[0][:, 0])
     hue = ((angle + np.pi) / (2 * np.pi) * len(HUES)).astype(int) % len(HUES)
     picture = figures.box_plane(stages[k])
+    if "grid_stages" in v:
+        picture.lines(v["grid_stages"][k], GRID_COLOUR)
     for i, colour in enumerate(HUES):
         picture.points(stages[k][hue == i], colour, 1)
     return picture.png()
