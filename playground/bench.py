@@ -24,7 +24,10 @@ serialisation of each message) and the browser. AppTest also starts a script thr
 and parses the messages into its element tree (about 3 ms of CPU per redraw here), work a
 server does not do, so "with the page" is slightly pessimistic. "CPU ms per redraw" is the
 CPU time of the script thread inside `live.draw` only (`time.thread_time`): its mean and
-median over redraws.
+median over redraws, and the medians of the redraws that drew new visuals (their pictures are
+built) and of those that did not (the same pictures sent again). Then, with training paused
+(no thread beside the page), the median CPU time of a redraw that sends the same pictures
+again and of one that builds them all anew.
 
 Timings on a shared CPU are noisy: each repeat visits every setup and mode once, back to
 back, and the median over repeats is reported.
@@ -51,16 +54,45 @@ SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "
 MODES = ("headless", "visuals", "page")
 LONG_RUN = 1_000_000  # steps: no run ends while it is measured
 QUICK_SECONDS, FULL_SECONDS = 1.0, 4.0  # per timed run
+REST_REDRAWS = 20  # redraws of each kind at rest (training paused)
 
 
-def page(run, cpu_s):  # no annotations: AppTest runs this function's source as a script of its own
-    """The AppTest script: one refresh of the live panel (a Run), its CPU seconds appended to `cpu_s`."""
+def page(run, cpu_s, new):  # no annotations: AppTest runs this function's source as a script of its own
+    """The AppTest script: one refresh of the live panel (a Run), its CPU seconds appended to `cpu_s` and
+    to `new` whether it drew new visuals (of another step than the last redraw's)."""
     import time
+
+    import streamlit as st
 
     from playground import live
 
+    step = run.trainer.snapshot().visuals_step
     start = time.thread_time()
     live.draw(run)
+    cpu_s.append(time.thread_time() - start)
+    new.append(st.session_state.get("bench.visuals_step") != step)
+    st.session_state["bench.visuals_step"] = step
+
+
+def rest_page(run, cpu_s, fresh):  # an AppTest script, as `page`
+    """One refresh of a paused run's panel, its CPU seconds appended to `cpu_s`; with `fresh["on"]` its
+    visuals (and the replay's last frame, which a paused page draws) come as a new dict each time, so
+    every picture is built again, as for new visuals."""
+    import dataclasses
+    import time
+    from types import SimpleNamespace
+
+    from genmodels.training.snapshot import Frame
+    from playground import live
+
+    snap = run.trainer.snapshot()
+    if fresh["on"]:
+        visuals, last = dict(snap.visuals), snap.timeline[-1:]
+        frames = (*snap.timeline[:-1], *(Frame(f.step, visuals) for f in last))
+        snap = dataclasses.replace(snap, visuals=visuals, timeline=frames)
+    still = SimpleNamespace(heartbeat=lambda: None, active=False, snapshot=lambda: snap)
+    start = time.thread_time()
+    live.draw(dataclasses.replace(run, trainer=still))
     cpu_s.append(time.thread_time() - start)
 
 
@@ -71,6 +103,7 @@ class Bench:
     run: Run
     app: AppTest
     cpu_s: list[float] = dataclasses.field(default_factory=list)
+    new: list[bool] = dataclasses.field(default_factory=list)  # per redraw: did it draw new visuals
     rates: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {m: [] for m in MODES})
 
     @classmethod
@@ -79,14 +112,15 @@ class Bench:
         setup = dataclasses.replace(setup, train=dataclasses.replace(setup.train, steps=LONG_RUN))
         data = load_dataset(data_name, setup.train.seed)
         trainer = Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=limits().refresh)
-        run, cpu_s = Run(setup, data, trainer), []
-        bench = cls(run, AppTest.from_function(page, args=(run, cpu_s), default_timeout=120), cpu_s)
+        run, cpu_s, new = Run(setup, data, trainer), [], []
+        bench = cls(run, AppTest.from_function(page, args=(run, cpu_s, new), default_timeout=120), cpu_s, new)
         try:
             bench.timed("page", warm_up)  # imports, first visuals, first figures: not counted
         except BaseException:
             run.trainer.close()
             raise
         cpu_s.clear()
+        new.clear()
         return bench
 
     def timed(self, mode: str, seconds: float) -> float:
@@ -112,6 +146,23 @@ class Bench:
             due = max(due + limits().refresh, time.perf_counter())
             time.sleep(max(0.0, min(due, end) - time.perf_counter()))
 
+    def at_rest(self, redraws: int) -> dict[str, float]:
+        """With training paused (nothing else running here): the median CPU ms of a redraw that sends the
+        same pictures again, and of one that builds every picture anew (new visuals)."""
+        cpu_s, fresh = [], {"on": False}
+        app = AppTest.from_function(rest_page, args=(self.run, cpu_s, fresh), default_timeout=120)
+        out = {}
+        for on in (False, True):
+            fresh["on"] = on
+            app.run()  # the first redraw of each kind (imports, a first build) is not counted
+            cpu_s.clear()
+            for _ in range(redraws):
+                app.run()
+            if app.exception:
+                raise RuntimeError(f"the live panel failed: {app.exception[0].message}")
+            out["rest_new_ms" if on else "rest_same_ms"] = 1000 * statistics.median(cpu_s)
+        return out
+
     def record(self) -> dict:
         s = self.run.setup
         rate = {m: statistics.median(r) for m, r in self.rates.items()}
@@ -120,7 +171,14 @@ class Bench:
                 "page_steps_per_s": rate["page"], "visuals_ratio": rate["visuals"] / rate["headless"],
                 "page_ratio": rate["page"] / rate["headless"],
                 "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s),
-                "redraw_cpu_ms_median": 1000 * statistics.median(self.cpu_s), "redraws": len(self.cpu_s)}
+                "redraw_cpu_ms_median": 1000 * statistics.median(self.cpu_s), "redraws": len(self.cpu_s),
+                "redraw_cpu_ms_new": self.median_ms(True), "redraw_cpu_ms_same": self.median_ms(False),
+                "new_visuals_share": statistics.fmean(self.new)}
+
+    def median_ms(self, new: bool) -> float | None:
+        """The median CPU ms of the redraws that drew new visuals (or of those that did not); None if none did."""
+        cpu = [c for c, n in zip(self.cpu_s, self.new) if n == new]
+        return 1000 * statistics.median(cpu) if cpu else None
 
 
 def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
@@ -136,20 +194,35 @@ def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
             for bench in benches:
                 for mode in MODES:
                     bench.rates[mode].append(bench.timed(mode, seconds))
-        return [bench.record() for bench in benches]
+        return [bench.record() | bench.at_rest(REST_REDRAWS) for bench in benches]
     finally:
         for bench in benches:
             bench.run.trainer.close()
         torch.set_num_threads(saved)
 
 
+def rest_costs(warm_up: float = 1.0, setups: tuple[tuple[str, str], ...] = SETUPS) -> list[dict]:
+    """Only the redraw costs at rest (`Bench.at_rest`), after `warm_up` seconds of training each."""
+    records = []
+    for data, model in setups:
+        bench = Bench.open(data, model, warm_up)
+        try:
+            records.append({"data": data, "model": model, **bench.at_rest(REST_REDRAWS)})
+        finally:
+            bench.run.trainer.close()
+    return records
+
+
 def markdown(records: list[dict], seconds: float, repeats: int) -> str:
     """The "## The open page" section of BENCHMARKS.md."""
     header = ["data", "model", "batch", "headless steps/s", "with visuals", "with the page", "visuals / headless",
-              "page / headless", "CPU ms per redraw (mean)", "(median)"]
+              "page / headless", "CPU ms per redraw (mean)", "(median)", "redraws with new visuals",
+              "their median", "median of the others", "at rest: same pictures", "new pictures"]
     rows = [[r["data"], r["model"], str(r["batch"]), f"{r['headless_steps_per_s']:.0f}",
              f"{r['visuals_steps_per_s']:.0f}", f"{r['page_steps_per_s']:.0f}", f"{r['visuals_ratio']:.2f}",
-             f"{r['page_ratio']:.2f}", f"{r['redraw_cpu_ms']:.1f}", f"{r['redraw_cpu_ms_median']:.1f}"]
+             f"{r['page_ratio']:.2f}", f"{r['redraw_cpu_ms']:.1f}", f"{r['redraw_cpu_ms_median']:.1f}",
+             f"{100 * r['new_visuals_share']:.0f}%", ms(r["redraw_cpu_ms_new"]), ms(r["redraw_cpu_ms_same"]),
+             ms(r["rest_same_ms"]), ms(r["rest_new_ms"])]
             for r in records]
     return "\n".join([
         "## The open page",
@@ -160,13 +233,20 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
         "(and, with the page's cost of drawing them, in LIVE_SHARE of the time); "
         f"with the page: the live panel is also redrawn every {limits().refresh:g} s in this process "
         "(through Streamlit's AppTest). CPU ms per redraw: the script thread's CPU time of one redraw, "
-        "the mean and the median over redraws with and without new visuals.",
+        "the mean and the median over all redraws, then the share of redraws that drew new visuals (whose "
+        "pictures are built then), their median, and the median of the others (the same pictures sent again). "
+        f"At rest: with training paused, the median of {REST_REDRAWS} redraws sending the same pictures again, "
+        "and of as many building every picture anew (steadier than the others on a busy machine).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
     ])
+
+
+def ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,7 +256,14 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"seconds per timed run (default {FULL_SECONDS:g}; 1 s runs are noisy by about ±0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--markdown", type=Path, help="append the results as a section to this file")
+    parser.add_argument("--at-rest", action="store_true",
+                        help="only the CPU ms of a redraw with training paused (same pictures, new pictures)")
     args = parser.parse_args(argv)
+    if args.at_rest:
+        for r in rest_costs():
+            print(f"{r['data']:>8} {r['model']:<8} same pictures {r['rest_same_ms']:5.1f} ms · "
+                  f"new pictures {r['rest_new_ms']:5.1f} ms")
+        return
     seconds = QUICK_SECONDS if args.quick else args.seconds
     records = measure(seconds, args.repeats)
     text = markdown(records, seconds, args.repeats)

@@ -55,6 +55,11 @@ def figure(traces: list, title: str, square: bool = True, axes: tuple[np.ndarray
     return Figure(traces, base | axis_keys | layout)
 
 
+def first_step_note(step: int, text: str, note: str) -> str:
+    """A caption with, at step 0 only, what to expect of an untrained model's picture."""
+    return f"{text} ({note})" if step == 0 else text
+
+
 def thin(points: np.ndarray, n: int = 1000) -> np.ndarray:
     """At most n rows, evenly spaced (drawing 50k points per tick would be slow)."""
     return points[:: max(1, len(points) // n)]

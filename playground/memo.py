@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import TypeVar
 
@@ -48,17 +49,40 @@ def plotly_chart(where, key: str, source: object, build: Callable[[], go.Figure]
     where.plotly_chart(get((key, *values), source, build), key=key)
 
 
-def image(where, key: str, source: object, build: Callable[[], bytes], caption: str, *values: Hashable) -> None:
-    """The PNG `build()` makes (e.g. `Plane.png`), built once per `source` and `values`, inline in the page.
+@dataclass(frozen=True)
+class Picture:
+    """One live picture: its memo key (with the values of the widgets it depends on), its PNG, its caption."""
 
-    A data URI, not `st.image`: st.image serves each picture from the media file manager, so
+    key: Hashable
+    build: Callable[[], bytes]
+    caption: str
+
+
+def row(where, source: object, pictures: Sequence[Picture | None], step: int | None = None, columns: int = 2) -> None:
+    """Pictures side by side, `columns` to a row, in one element: each PNG built once per `source` and key.
+
+    One `st.html` for the whole row: every Streamlit element costs the server about half a
+    millisecond each refresh, whatever it holds, and a row used to be three (st.columns and
+    one st.html per column). A None keeps its cell empty, so the others stay in place. `step`
+    (the step the visuals are of) heads every caption: the page says which step each picture shows.
+    Inline data URIs, not `st.image`: st.image serves each picture from the media file manager, so
     the browser fetches it after the element arrives (a blank frame each refresh) and a file a
-    later redraw has already dropped fails to load. The stated width and height keep the
-    layout still from refresh to refresh. `st.html` of an object with `_repr_html_` takes the
-    markup as it is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh).
+    later redraw has already dropped fails to load. The stated width and height keep the layout
+    still from refresh to refresh. `st.html` of an object with `_repr_html_` takes the markup as it
+    is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh).
     """
-    picture = get((key, *values), source, lambda: figure_html(build()))
-    where.html(Markup(f"<figure>{picture}<figcaption>{escape(caption)}</figcaption></figure>"))
+    label = "" if step is None else f"<b>step {step}</b> · "
+    cells = ["<figure></figure>" if p is None else
+             f"<figure>{get(p.key, source, lambda p=p: figure_html(p.build()))}"
+             f"<figcaption>{label}{escape(p.caption)}</figcaption></figure>" for p in pictures]
+    grid = f"display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));gap:1rem"
+    where.html(Markup(f'<div class="live-row" style="{grid}">{"".join(cells)}</div>'))
+
+
+def image(where, key: str, source: object, build: Callable[[], bytes], caption: str, *values: Hashable,
+          step: int | None = None) -> None:
+    """One picture (`row` of one) across the width of `where`, built once per `source` and `values`."""
+    row(where, source, [Picture((key, *values), build, caption)], step, columns=1)
 
 
 class Markup(str):

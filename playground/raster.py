@@ -128,13 +128,24 @@ class Plane:
         """Each (m, 2) polyline as connected segments (clipped at the border)."""
         image, ink = Image.fromarray(self.pixels), self.ink(colour)
         draw = ImageDraw.Draw(image)
-        for line in polylines:
-            p = self.to_pixels(np.asarray(line, np.float64))
-            p = np.clip(p[np.isfinite(p).all(1)], -self.size, 2 * self.size)
+        for p in self.polyline_pixels(polylines):
             if len(p) > 1:
                 draw.line(p.ravel().tolist(), fill=ink, width=width)
         self.pixels = np.asarray(image).copy()
         return self
+
+    def polyline_pixels(self, polylines) -> list[np.ndarray]:
+        """Each polyline in pixels without its NaN vertices, clamped near the plot area: converted in one go
+        when they are all of one length (an ellipse per point, a grid's rows), one by one otherwise."""
+        try:
+            stacked = np.asarray(polylines, np.float64)
+        except ValueError:  # ragged
+            stacked = None
+        if stacked is None or stacked.ndim != 3 or stacked.shape[-1] != 2:
+            return [self.polyline_pixels(np.asarray(line, np.float64)[None])[0] for line in polylines]
+        p = np.clip(self.to_pixels(stacked.reshape(-1, 2)).reshape(stacked.shape), -self.size, 2 * self.size)
+        finite = np.isfinite(p).all(-1)
+        return list(p) if finite.all() else [line[keep] for line, keep in zip(p, finite)]
 
     def arrows(self, tail: np.ndarray, tip: np.ndarray, colour: str = "#000000") -> Plane:
         """Segments tail -> tip with a small head at the tip."""
@@ -197,11 +208,12 @@ def side_by_side(pictures: list[Image.Image]) -> Image.Image:
 
 
 def png(image: Image.Image | np.ndarray) -> bytes:
-    """PNG bytes (zlib level 3: the fastest here for palette and greyscale pictures of this size)."""
+    """PNG bytes (zlib level 1: half the time of level 3 for palette and greyscale pictures of this size,
+    at about 10% more bytes)."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=3)
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

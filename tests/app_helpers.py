@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 PNG = re.compile(r'<img class="live-picture"[^>]*src="data:image/png;base64,([^"]+)"')
 CAPTION = re.compile(r'<img class="live-picture".*?<figcaption>(.*?)</figcaption>', re.S)
+TAG = re.compile(r"<[^>]+>")
 
 
 def statuses(at: AppTest) -> list[str]:
@@ -21,8 +22,8 @@ def statuses(at: AppTest) -> list[str]:
 
 
 def pictures(at: AppTest) -> list[str]:
-    """The captions of the page's live pictures (inline PNGs, `playground.memo.image`), in page order."""
-    return [html.unescape(c) for h in at.get("html") for c in CAPTION.findall(h.proto.body)]
+    """The captions of the page's live pictures (inline PNGs, `playground.memo.row`) as text, in page order."""
+    return [html.unescape(TAG.sub("", c)) for h in at.get("html") for c in CAPTION.findall(h.proto.body)]
 
 
 def picture_images(at: AppTest) -> list[Image.Image]:

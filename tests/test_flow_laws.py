@@ -124,3 +124,18 @@ def test_the_log_det_picture_is_the_jacobians_and_the_layers_add_up(name):
     with torch.no_grad():
         total = flow.from_base(flow.z_fixed)[1].mean()
     assert v["layer_log_det"].sum() == pytest.approx(float(total), rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_the_deformed_grid_starts_straight_and_ends_where_the_flow_maps_it(name):
+    """Stage 0 of the grid is straight lines of constant z_2, then of constant z_1; stage K is g of them."""
+    flow = make(name)
+    with torch.no_grad():
+        lines = flow.visuals(box_grid([-2, 2, -2, 2], 4))["grid_stages"]
+    straight = lines[0]
+    half = len(straight) // 2
+    assert np.ptp(straight[:half, :, 1], axis=1).max() == 0 and np.ptp(straight[half:, :, 0], axis=1).max() == 0
+    with torch.no_grad():
+        mapped = flow.from_base(torch.as_tensor(straight.reshape(-1, 2)))[0].numpy()
+    np.testing.assert_allclose(lines[-1].reshape(-1, 2), mapped, rtol=1e-5, atol=1e-6)
+    assert len(lines) == len(flow.transforms) + 1

@@ -1,9 +1,11 @@
 """The GAN view in the app (AppTest, no browser): panels on a known-density mixture, Step D / Step G, images."""
 
+import html
+import re
 import time
 
 import pytest
-from app_helpers import pictures
+from app_helpers import TAG, pictures
 from streamlit.testing.v1 import AppTest
 
 SMALL = {"g_hidden": "16", "d_hidden": "16", "depth": "2", "channels": "4"}
@@ -36,7 +38,34 @@ def test_mixture_shows_critic_d_star_manifold_timeline_and_mode_meter(app):
     titles = pictures(at)
     assert len(titles) == 4  # critic with arrows, D*, manifold, timeline
     assert any("optimal D(x)" in t for t in titles)
-    assert {m.label for m in at.metric} >= {"modes covered (≥1 sample within 3σ)", "high-quality samples"}
+    assert "modes covered (≥1 sample within 3σ)" in meter(at) and "high-quality samples" in meter(at)
+
+
+def meter(at: AppTest) -> str:
+    """The mode meter's text (one html element)."""
+    return next(html.unescape(TAG.sub(" ", h.proto.body)) for h in at.get("html") if "mode-meter" in h.proto.body)
+
+
+def modes(text: str) -> str:
+    return re.search(r"(\d+)\s*/\s*(\d+)", text.split("modes covered")[1]).group(0).replace(" ", "")
+
+
+def test_every_panel_shows_the_step_the_run_is_on_after_step_g_and_agrees_with_the_meter(app):
+    """Paused runs show their exact step: each caption says it, the timeline starts at this step's samples
+    (not the last recorded G step), and its mode count is the meter's."""
+    at = app(data="8gaussians", model="nsgan")
+    at.run()
+    assert pictures(at) and all(c.startswith("step 0 · ") for c in pictures(at))
+    at.button(key="step_D").click().run()
+    wait_for_step(at, 1)
+    at.button(key="step_G").click().run()
+    wait_for_step(at, 2)
+    captions = pictures(at)
+    assert all(c.startswith("step 2 · ") for c in captions), captions
+    timeline = next(c for c in captions if "samples (red) vs data (blue)" in c)
+    assert "at this step" in timeline and "the samples of step 2" in meter(at)
+    assert re.search(r"(\d+/\d+) modes", timeline).group(1) == modes(meter(at))
+    assert not at.exception
 
 
 def test_step_d_then_step_g_say_which_network_moved(app):

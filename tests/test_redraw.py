@@ -64,6 +64,7 @@ def test_a_redraw_with_the_same_visuals_builds_no_figure(flow_page, builds):
     at.run()
     assert not at.exception and len(pictures(at)) == 3
     assert builds == {}
+    assert all(c.startswith("step 10 · ") for c in pictures(at))  # the step the pictures are of, not the counter
 
 
 def test_new_visuals_rebuild_every_figure_once(flow_page, builds):
@@ -111,7 +112,7 @@ def test_the_open_page_bench_reports_finite_positive_rates():
     records = bench.measure(seconds=0.5, repeats=1, warm_up=0.2, setups=(("moons", "realnvp"),))
     [r] = records
     for key in ("headless_steps_per_s", "visuals_steps_per_s", "page_steps_per_s", "visuals_ratio", "page_ratio",
-                "redraw_cpu_ms", "redraw_cpu_ms_median"):
+                "redraw_cpu_ms", "redraw_cpu_ms_median", "rest_same_ms", "rest_new_ms"):
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert r["redraws"] >= 1 and r["page_ratio"] == pytest.approx(r["page_steps_per_s"] / r["headless_steps_per_s"])
     text = bench.markdown(records, 0.5, 1)

@@ -34,8 +34,12 @@ def test_digits_page_draws_latents_grid_reconstructions_interpolation_samples_an
     app.run()
     assert not app.exception
     assert len(pictures(app)) == 5  # latent scatter, grid, reconstructions, interpolation, samples
+    assert all(c.startswith("step 0 · ") for c in pictures(app))
+    assert "untrained decoder's blur" in pictures(app)[-1]
     step_once(app)
     assert not app.exception
+    assert all(c.startswith("step 1 · ") for c in pictures(app))  # the step they show, not a fixed "step 0"
+    assert "untrained" not in pictures(app)[-1]
     assert len(app.get("vega_lite_chart")) == 2  # the losses, + the estimators' gradient variance at step 1
 
 

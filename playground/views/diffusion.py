@@ -17,6 +17,7 @@ from genmodels.setup import Setup
 from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo, raster
+from ..memo import Picture
 from ..raster import Plane
 
 PATH_COLOUR, CHAIN_COLOUR = "#c8c8c8", "#ffffff"  # trajectories on white, chains on the energy
@@ -25,28 +26,29 @@ LOW_IS_BRIGHT = tuple(reversed(raster.VIRIDIS))  # low energy (likely) bright
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
-    v = snap.visuals
+    v, step = snap.visuals, snap.visuals_step
     if "samples" not in v or "grid_x" not in v:
         return
     model = MODELS[setup.model]
-    left, right = st.columns(2)
-    memo.image(left, "diffusion_samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
-               "samples (red) vs data (blue)")
-    memo.image(right, "diffusion_paths", v, lambda: paths_picture(v).png(),
-               f"{v['paths'].shape[1]} trajectories from noise to data (grey), where they end (red)")
+    memo.row(st, v, [
+        Picture("diffusion_samples", lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+                "samples (red) vs data (blue)"),
+        Picture("diffusion_paths", lambda: paths_picture(v).png(),
+                f"{v['paths'].shape[1]} trajectories from noise to data (grey), where they end (red)")], step)
     k = level_slider(v, model.time_label)
     at = f"{model.time_label} = {v['level_t'][k]:.3g}"
-    left, right = st.columns(2)
     if "energy" in v:
-        memo.image(left, "diffusion_energy", v, lambda: energy_picture(v, k).png(),
-                   f"energy E(x), Langevin chains at {at} (white), their points there (red); bright: low E", k)
+        left = Picture(("diffusion_energy", k), lambda: energy_picture(v, k).png(),
+                       f"energy E(x), Langevin chains at {at} (white), their points there (red); bright: low E")
     elif "forward" in v:
-        memo.image(left, "diffusion_forward", v, lambda: forward_picture(v, k).png(),
-                   f"{at}: noised data (blue) by q(x_t | x_0), the sampler's points (red)", k)
-    if "arrow_tips" in v:
-        memo.image(right, "diffusion_field", v, lambda: field_picture(v, k).png(),
-                   f"learned {model.field_label} at {field_time(v, k, model.time_label)} (arrows), "
-                   "the sampler's points (red)", k)
+        left = Picture(("diffusion_forward", k), lambda: forward_picture(v, k).png(),
+                       f"{at}: noised data (blue) by q(x_t | x_0), the sampler's points (red)")
+    else:
+        left = None
+    right = Picture(("diffusion_field", k), lambda: field_picture(v, k).png(),
+                    f"learned {model.field_label} at {field_time(v, k, model.time_label)} (arrows), "
+                    "the sampler's points (red)") if "arrow_tips" in v else None
+    memo.row(st, v, [left, right], step)
 
 
 def level_slider(v: dict[str, np.ndarray], label: str) -> int:

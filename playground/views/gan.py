@@ -7,16 +7,20 @@ Everything drawn comes from `snap.visuals` (the model) or from `genmodels.evalua
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import streamlit as st
 
 from genmodels.data import Dataset
 from genmodels.evaluation.theory import gan_overlay, sample_quality
 from genmodels.models import MODELS
+from genmodels.models.gans.gan import TIMELINE_CAPACITY
 from genmodels.setup import Setup
 from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
+from ..memo import Picture
 from ..raster import CRITIC, Plane
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
@@ -29,9 +33,9 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     v = snap.visuals
     st.caption(last_move(snap))
     if data.is_image:
-        draw_images(v, data)
+        draw_images(v, data, snap.visuals_step)
     elif "samples" in v:
-        draw_points(v, data, setup)
+        draw_points(v, data, setup, snap.visuals_step)
 
 
 def last_move(snap: Snapshot) -> str:
@@ -46,32 +50,40 @@ def last_move(snap: Snapshot) -> str:
 
 
 # -- 2D -----------------------------------------------------------------------------------------------
-def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> None:
-    """Two columns of panels: critic with arrows, D* (known density), manifold, timeline; then the curves."""
+def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int) -> None:
+    """Two rows of panels: critic with arrows beside D* (known density), manifold beside the timeline; then the
+    mode meter and the curves. All of one snapshot: the timeline starts at its samples, the meter's."""
     model, config = MODELS[setup.model], setup.model_config
     zrange = model.critic_range(config)
     overlay, now = memo.get("gan.theory", v, lambda: (gan_overlay(v, data), sample_quality(v["samples"], data)))
     optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
     curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
-    left, right = st.columns(2)
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
-    memo.image(left, "gan_critic", v, lambda: critic_picture(v, data, zrange).png(),
-               f"{model.critic_label} over the plane (purple: says fake, green: says real), data green, fakes "
-               f"purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})")
-    with right:
-        if optimal is not None:
-            memo.image(st, "gan_dstar", v, lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
-                       f"optimal {model.critic_label} from p and a KDE q of G's samples (grey: neither has mass) · "
-                       f"JS ≈ {float(overlay['js_estimate']):.3f}")
-        else:
-            st.caption(no_d_star(data, bool(overlay)))
-    left, right = st.columns(2)
-    memo.image(left, "gan_manifold", v, lambda: manifold_picture(v).png(),
-               "generator manifold: images of z-grid lines (blue: z₂ fixed, orange: z₁ fixed)")
-    with right:
-        draw_timeline(v, data, curves)
-    mode_meter(now)
-    st.vega_lite_chart(figures.loss_chart(curve_history(curves)), key="gan_curves")
+    d_star = None if optimal is None else Picture(
+        "gan_dstar", lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
+        f"optimal {model.critic_label} from p and a KDE q of G's samples (grey: neither has mass) · "
+        f"JS ≈ {float(overlay['js_estimate']):.3f}")
+    memo.row(st, v, [Picture("gan_critic", lambda: critic_picture(v, data, zrange).png(),
+                             f"{model.critic_label} over the plane (purple: says fake, green: says real), data green, "
+                             f"fakes purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})"),
+                     d_star], step)
+    if optimal is None:
+        st.caption(no_d_star(data, bool(overlay)))
+    pictures = st.container()  # above the timeline's slider: a picture after it would move when it appears
+    k, steps = timeline_index(v, v["samples"])
+    title = "samples (red) vs data (blue) " + ("at this step" if k is None else f"at G step {steps[k]}")
+    shown = now if k is None else {name: curves[name][k] for name in ("modes", "total") if name in curves}
+    if "modes" in shown:
+        title += f" · {int(shown['modes'])}/{int(shown['total'])} modes"
+    samples = v["samples"] if k is None else v["timeline"][k]
+    memo.row(pictures, v, [
+        Picture("gan_manifold", lambda: manifold_picture(v).png(),
+                "generator manifold: images of z-grid lines (blue: z₂ fixed, orange: z₁ fixed)"),
+        Picture(("gan_timeline_plot", k), lambda: figures.samples_vs_data(samples, data.test, v).png(), title)],
+        step)
+    mode_meter(now, step)
+    st.vega_lite_chart(memo.get("gan.curve_chart", v, lambda: figures.loss_chart(curve_history(curves))),
+                       key="gan_curves")
 
 
 def no_d_star(data: Dataset, known_density: bool) -> str:
@@ -114,14 +126,24 @@ def manifold_picture(v) -> Plane:
     return out.points(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, 1)
 
 
-def mode_meter(now: dict[str, float]) -> None:
-    """The current 2,500 fixed-z samples: modes covered, high-quality share, histogram divergences."""
-    cols = st.columns(4)
+def mode_meter(now: dict[str, float], step: int) -> None:
+    """The current 2,500 fixed-z samples: modes covered, high-quality share, histogram divergences (one element)."""
+    cells = [("KL(data ‖ G)", f"{now['kl']:.2f}", "large when modes are missing"),
+             ("KL(G ‖ data)", f"{now['reverse_kl']:.2f}", "large for samples off the data")]
     if "modes" in now:
-        cols[0].metric("modes covered (≥1 sample within 3σ)", f"{now['modes']:.0f}/{now['total']:.0f}")
-        cols[1].metric("high-quality samples", f"{100 * now['high_quality']:.0f}%")
-    cols[2].metric("KL(data ‖ G)", f"{now['kl']:.2f}", help="large when modes are missing")
-    cols[3].metric("KL(G ‖ data)", f"{now['reverse_kl']:.2f}", help="large for samples off the data")
+        cells[:0] = [("modes covered (≥1 sample within 3σ)", f"{now['modes']:.0f}/{now['total']:.0f}", ""),
+                     ("high-quality samples", f"{100 * now['high_quality']:.0f}%", "")]
+    st.html(memo.Markup(meter_html(cells, f"the samples of step {step}")))
+
+
+def meter_html(cells: list[tuple[str, str, str]], about: str) -> str:
+    """Label above a large value, side by side, as st.metric draws them; `about` heads the row."""
+    boxes = "".join(f'<div title="{escape(help_)}"><div style="font-size:0.85rem;color:#6b6b6b">{escape(label)}</div>'
+                    f'<div class="meter-value" style="font-size:1.8rem">{escape(value)}</div></div>'
+                    for label, value, help_ in cells)
+    grid = f"display:grid;grid-template-columns:repeat({len(cells)},minmax(0,1fr));gap:1rem"
+    return (f'<div class="mode-meter"><div style="font-size:0.8rem;color:#6b6b6b">{escape(about)}</div>'
+            f'<div style="{grid}">{boxes}</div></div>')
 
 
 def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -133,27 +155,18 @@ def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.stack([curves["step"], s], 1) for k, s in series.items()}
 
 
-def draw_timeline(v, data, curves) -> None:
-    """The picked entry's samples, the slider below them: the slider appears once there are two entries, and
-    a picture after it would change place in the page then (and vanish for a moment)."""
+def timeline_index(v: dict[str, np.ndarray], current: np.ndarray) -> tuple[int | None, list[int]]:
+    """A slider over the recorded entries and, newest, the current samples (None: what the rest of the page
+    shows); -k is k entries back. Also the entries' G steps. A recorded entry equal to the current samples
+    (nothing moved since) is not offered twice."""
     steps = [int(s) for s in v["timeline_step"]]
-    picture = st.container()
-    k = timeline_index(steps)
-    title = f"samples (red) vs data (blue) at G step {steps[k]}"
-    if "modes" in curves:
-        title += f" · {int(curves['modes'][k])}/{int(curves['total'][k])} modes"
-    memo.image(picture, "gan_timeline_plot", v, lambda: figures.samples_vs_data(v["timeline"][k], data.test, v).png(),
-               title, k)
-
-
-def timeline_index(steps: list[int]) -> int:
-    """A slider over the recorded entries: 0 is the newest, -k is k entries back."""
-    if len(steps) == 1:
-        return 0
+    n = len(steps) - (len(steps) > 0 and np.array_equal(v["timeline"][-1], current))
+    if n == 0:
+        return None, steps
     key = "gan_timeline"
-    st.session_state[key] = max(st.session_state.get(key, 0), 1 - len(steps))  # entries may have been thinned
-    back = st.slider("timeline: entries back from the newest (at most 64 kept)", 1 - len(steps), 0, key=key)
-    return len(steps) - 1 + back
+    st.session_state[key] = max(st.session_state.get(key, 0), -n)  # entries may have been thinned
+    back = st.slider(f"timeline: entries back from this step (at most {TIMELINE_CAPACITY} kept)", -n, 0, key=key)
+    return (None if back == 0 else n + back), steps
 
 
 # -- theory on the known density, per timeline entry --------------------------------------------------
@@ -172,15 +185,15 @@ def timeline_rows(v: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarr
 
 
 # -- images -------------------------------------------------------------------------------------------
-def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
+def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     if "images" not in v:
         return
-    left, right = st.columns(2)
-    memo.image(left, "gan_images", v, lambda: figures.grey_tiles(v["images"], data.shape, columns=8),
-               "G(z) for 64 fixed z (step 0: the untrained generator's noise)")
-    steps = [int(s) for s in v["timeline_step"]]
-    with right:
-        picture = st.container()  # above the slider, as in draw_timeline
-        k = timeline_index(steps)
-        memo.image(picture, "gan_timeline_images", v, lambda: figures.grey_tiles(v["timeline"][k], data.shape, 8),
-                   f"16 fixed z at G step {steps[k]}", k)
+    pictures = st.container()  # above the slider, as in draw_points
+    current = v["images"][: len(v["timeline"][0])]
+    k, steps = timeline_index(v, current)
+    memo.row(pictures, v, [
+        Picture("gan_images", lambda: figures.grey_tiles(v["images"], data.shape, columns=8),
+                figures.first_step_note(step, "G(z) for 64 fixed z", "the untrained generator's noise")),
+        Picture(("gan_timeline_images", k), lambda: figures.grey_tiles(current if k is None else v["timeline"][k],
+                                                                        data.shape, 8),
+                "16 fixed z " + ("at this step" if k is None else f"at G step {steps[k]}"))], step)

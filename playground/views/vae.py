@@ -13,6 +13,7 @@ from genmodels.setup import Setup
 from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
+from ..memo import Picture
 from ..raster import Plane
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -25,9 +26,9 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
     if not v:
         return
     if data.is_image:
-        draw_images(v, data)
+        draw_images(v, data, snap.visuals_step)
     else:
-        draw_points(v, data)
+        draw_points(v, data, snap.visuals_step)
     if "grad_variance" in v:
         st.vega_lite_chart(variance_chart(v["grad_variance"]), key="vae_variance")
 
@@ -44,48 +45,50 @@ def labels(data: Dataset, n: int) -> np.ndarray | None:
     return None if data.test_labels is None else data.test_labels[:n]
 
 
-def draw_images(v: dict[str, np.ndarray], data: Dataset) -> None:
-    left, right = st.columns(2)
-    if "latent_points" in v:
-        memo.image(left, "vae_latent", v, lambda: latent_picture(v, labels(data, len(v["latent_points"]))).png(),
-                   "latent means of test points (by class where labelled), 2σ posterior ellipses")
-        if data.test_labels is not None:
-            left.caption(" ".join(f"<span style='color:{PALETTE[int(c) % len(PALETTE)]}'>■ {c}</span>"
-                                  for c in np.unique(data.test_labels)), unsafe_allow_html=True)
-    if "latent_grid" in v:
-        memo.image(right, "vae_grid", v, lambda: figures.grey_tiles(v["latent_grid"], data.shape,
-                                                                    len(v["latent_grid_u"])),
-                   "decoded latent grid (the plane of the scatter)")
-    left, right = st.columns(2)
-    if "reconstructions" in v:
-        memo.image(left, "vae_recon", v, lambda: figures.grey_tiles(
-            np.concatenate([v["inputs"], v["reconstructions"]]), data.shape, len(v["inputs"])),
-            "test inputs (top), reconstructions (bottom)")
+def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
+    """Latent scatter (by class) beside the decoded grid; reconstructions beside an interpolation; samples."""
+    memo.row(st, v, [
+        Picture("vae_latent", lambda: latent_picture(v, labels(data, len(v["latent_points"]))).png(),
+                "latent means of test points (by class where labelled), 2σ posterior ellipses")
+        if "latent_points" in v else None,
+        Picture("vae_grid", lambda: figures.grey_tiles(v["latent_grid"], data.shape, len(v["latent_grid_u"])),
+                "decoded latent grid (the plane of the scatter)") if "latent_grid" in v else None], step)
+    if "latent_points" in v and data.test_labels is not None:
+        st.caption(class_legend(data.test_labels), unsafe_allow_html=True)
+    interpolation = None
     if "interpolation" in v:
         a, b = v["interpolation_ends"]
-        memo.image(right, "vae_interp", v, lambda: figures.grey_tiles(v["interpolation"], data.shape,
-                                                                      len(v["interpolation"])),
-                   f"interpolation, linear in z, test image {a} → {b}")
+        interpolation = Picture("vae_interp", lambda: figures.grey_tiles(v["interpolation"], data.shape,
+                                                                         len(v["interpolation"])),
+                                f"interpolation, linear in z, test image {a} → {b}")
+    memo.row(st, v, [
+        Picture("vae_recon", lambda: figures.grey_tiles(np.concatenate([v["inputs"], v["reconstructions"]]),
+                                                        data.shape, len(v["inputs"])),
+                "test inputs (top), reconstructions (bottom)") if "reconstructions" in v else None,
+        interpolation], step)
     if "samples" in v:
         memo.image(st, "vae_samples", v, lambda: figures.grey_tiles(v["samples"][:30], data.shape, 15),
-                   "samples: decoder means at z ~ p(z) (step 0: the untrained decoder's blur)")
+                   figures.first_step_note(step, "samples: decoder means at z ~ p(z)", "the untrained decoder's blur"),
+                   step=step)
 
 
-def draw_points(v: dict[str, np.ndarray], data: Dataset) -> None:
-    left, right = st.columns(2)
-    if "samples" in v and "grid_x" in v:
-        memo.image(left, "vae_samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
-                   "samples x ~ p(x|z) p(z) (red) vs data (blue)")
-    if "latent_grid" in v:
-        memo.image(right, "vae_grid", v, lambda: mesh_picture(v["latent_grid"], data.test, v).png(),
-                   "decoded latent grid E[x|z] over the data")
-    left, right = st.columns(2)
-    if "latent_points" in v:
-        memo.image(left, "vae_latent", v, lambda: latent_picture(v, None).png(),
-                   "latent means of test points, 2σ posterior ellipses")
-    if "reconstructions" in v:
-        memo.image(right, "vae_recon", v, lambda: reconstruction_picture(v["reconstructions"], data.test, v).png(),
-                   "test points (blue) and their reconstructions (red)")
+def class_legend(classes: np.ndarray) -> str:
+    """The latent scatter's colours, one swatch per class."""
+    return " ".join(f"<span style='color:{PALETTE[int(c) % len(PALETTE)]}'>■ {c}</span>" for c in np.unique(classes))
+
+
+def draw_points(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
+    """Samples beside the decoded grid as a mesh over the data; latent means beside reconstructions."""
+    memo.row(st, v, [
+        Picture("vae_samples", lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+                "samples x ~ p(x|z) p(z) (red) vs data (blue)") if "samples" in v and "grid_x" in v else None,
+        Picture("vae_grid", lambda: mesh_picture(v["latent_grid"], data.test, v).png(),
+                "decoded latent grid E[x|z] over the data") if "latent_grid" in v else None], step)
+    memo.row(st, v, [
+        Picture("vae_latent", lambda: latent_picture(v, None).png(), "latent means of test points, 2σ posterior "
+                "ellipses") if "latent_points" in v else None,
+        Picture("vae_recon", lambda: reconstruction_picture(v["reconstructions"], data.test, v).png(),
+                "test points (blue) and their reconstructions (red)") if "reconstructions" in v else None], step)
 
 
 def reconstruction_picture(x_hat: np.ndarray, x: np.ndarray, v) -> Plane:

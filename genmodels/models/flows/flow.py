@@ -30,6 +30,7 @@ METRIC_SAMPLES = 10_000  # samples of q for the reverse-KL metrics
 STAGE_GRID = 32  # cells per side of each intermediate density
 STAGE_DENSITIES = 5  # intermediate densities per visuals, at evenly spread k (each costs k layers on the grid)
 STAGE_MARGIN = 0.5  # each stage's box: its points' central 98% widened by this fraction (`square_box`)
+GRID_LINES, GRID_POINTS, GRID_RANGE = 9, 41, 3.0  # the z-grid whose image after each layer is drawn (deformed grid)
 
 
 class Transform(nn.Module):
@@ -223,6 +224,17 @@ class Flow(GenerativeModel):
         return {"stage_k": ks, "stage_box": np.array(boxes, dtype=np.float32),
                 "stage_log_density": np.stack(densities)}
 
+    def grid_stages(self) -> np.ndarray:
+        """The deformed grid: straight lines of constant z_1 and of constant z_2 over [-3, 3]² in the base,
+        after each layer, (K + 1, 2 * GRID_LINES, GRID_POINTS, 2); stage 0 is the straight grid."""
+        like = dict(dtype=self.z_fixed.dtype, device=self.z_fixed.device)
+        t = torch.linspace(-GRID_RANGE, GRID_RANGE, GRID_POINTS, **like)
+        ticks = torch.linspace(-GRID_RANGE, GRID_RANGE, GRID_LINES, **like)
+        rows = torch.stack(torch.broadcast_tensors(t[None, :], ticks[:, None]), -1)  # z_2 fixed on each line
+        lines = torch.cat([rows, rows.flip(-1)])  # then z_1 fixed
+        stages = self.stages_and_log_dets(lines.reshape(-1, 2))[0]
+        return torch.stack(stages).reshape(len(stages), *lines.shape).cpu().numpy()
+
     def sample(self, n: int) -> torch.Tensor:
         return self.quantise(self.from_base(torch.randn(n, self.dim, device=self.device, generator=self.rng))[0])
 
@@ -251,7 +263,8 @@ class Flow(GenerativeModel):
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         """Samples; for 2D the density and log |det J| of g^{-1} on the grid, the layer stages (whose last
         stage is the samples: fixed base draws, so they move smoothly from frame to frame), each stage's
-        density (`stage_views`) and each layer's mean log-det over the base draws; for reverse KL also the
+        density (`stage_views`), each layer's mean log-det over the base draws and the deformed grid
+        (`grid_stages`); for reverse KL also the
         target density, all on the target's box (which replaces the data's grid)."""
         if grid is None and len(self.shape) == 3:
             return {"samples": self.sample(64).view(64, *self.shape[-2:]).cpu().numpy()}
@@ -260,7 +273,7 @@ class Flow(GenerativeModel):
         points, log_dets = self.stages_and_log_dets(self.z_fixed)
         stages = np.stack([s.cpu().numpy() for s in points])
         out = {"samples": stages[-1], "stages": stages, **self.stage_views(points),
-               "layer_log_det": torch.stack(log_dets).mean(1).cpu().numpy()}
+               "layer_log_det": torch.stack(log_dets).mean(1).cpu().numpy(), "grid_stages": self.grid_stages()}
         if self.target is not None:
             axis = box_axes(math.isqrt(len(grid)))
             grid = mesh(axis).to(self.device)
