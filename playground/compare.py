@@ -18,7 +18,8 @@ from genmodels.training.snapshot import Snapshot
 
 from . import figures, history, memo, widgets
 from .controls import controls, status_line
-from .session import Run, close_run, limits, run_for
+from .pace import keep_time, live_period
+from .session import Run, close_run, run_for
 from .views import VIEWS
 
 LETTERS = ("B", "C")
@@ -70,14 +71,14 @@ def show(runs: list[Run], names: list[str]) -> None:
     """Controls for all runs, then the live panel: one chart of every curve, a column per run."""
     controls([r.trainer for r in runs])
     fast = any(r.trainer.active for r in runs)
+    period = live_period(fast)
 
-    @st.fragment(run_every=limits().refresh if fast else max(2.0, limits().refresh))
+    @st.fragment(run_every=period)
     def panel() -> None:
         for r in runs:
             r.trainer.heartbeat()
         snaps = [r.trainer.snapshot() for r in runs]
-        if fast and not any(r.trainer.active for r in runs):
-            st.rerun()  # all runs ended: full rerun to slow the timer and refresh the buttons
+        keep_time(fast, any(r.trainer.active for r in runs), period)
         st.vega_lite_chart(figures.loss_chart(merged_history(snaps, names)), key="compare.loss")
         for i, (column, run, snap, name) in enumerate(zip(st.columns(len(runs)), runs, snaps, names)):
             with column:

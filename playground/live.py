@@ -12,19 +12,21 @@ from genmodels.models import MODELS
 
 from . import figures, history
 from .controls import status_line
-from .session import Run, limits
+from .pace import keep_time, live_period
+from .session import Run
 from .views import BESIDE, VIEWS
 
 
 def panel(run: Run) -> None:
-    """Redraw every refresh while training, every 2 s otherwise (Train/Pause rerun the page to switch);
-    below it what the family draws beside the live views (once per page run)."""
+    """Redraw every refresh while training (less often on a busy server: `pace`), every 2 s otherwise
+    (Train/Pause rerun the page to switch); below it what the family draws beside the live views (once
+    per page run)."""
     fast = run.trainer.active
+    period = live_period(fast)
 
-    @st.fragment(run_every=limits().refresh if fast else max(2.0, limits().refresh))
+    @st.fragment(run_every=period)
     def tick() -> None:
-        if fast and not run.trainer.active:
-            st.rerun()  # training ended: full rerun to slow the timer and refresh the buttons
+        keep_time(fast, run.trainer.active, period)
         draw(run)
 
     tick()

@@ -1,0 +1,64 @@
+"""How often live pages refresh: as often as asked (GENMODELS_REFRESH) while the server keeps up, less
+often, and saying so, when it cannot.
+
+Every open page of a class redraws on a browser-side timer, all in this one process. Rather
+than letting redraws queue (every page late, then disconnected), the server measures its own
+CPU use: above WEB_SHARE of a core it lengthens the refresh period of every page in proportion,
+and shortens it again when the load falls. The periods are a few fixed steps, so a page's timer
+changes (a full rerun) only when the load really changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import streamlit as st
+
+from .session import limits
+
+WEB_SHARE = 0.5  # of one core at most for drawing pages: the rest of the machine trains
+SAMPLE_SECONDS = 2.0  # the CPU use is measured over this long
+STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # refresh periods a page may be given, seconds
+
+
+class Pace:
+    def __init__(self, share: float = WEB_SHARE, clock=time.monotonic, cpu=time.process_time):
+        self.share, self._clock, self._cpu = share, clock, cpu
+        self._lock = threading.Lock()
+        self._since, self._cpu_since = clock(), cpu()
+        self.load = 0.0  # the process's CPU use in the last sample, in cores
+        self._scale = 1.0  # how much longer than asked pages refresh now
+
+    def period(self, asked: float) -> float:
+        """The refresh period for a page that asks for `asked` seconds, under the load measured now."""
+        with self._lock:
+            now = self._clock()
+            if now - self._since >= SAMPLE_SECONDS:
+                self.load = (self._cpu() - self._cpu_since) / (now - self._since)
+                self._scale = min(max(1.0, self._scale * self.load / self.share), STEPS[-1] / STEPS[0])
+                self._since, self._cpu_since = now, self._cpu()
+            wanted = asked * self._scale
+        return next((s for s in STEPS if s >= wanted - 1e-9), STEPS[-1]) if wanted > asked else asked
+
+    def slowed(self, asked: float) -> bool:
+        return self.period(asked) > asked
+
+
+PACE = Pace()
+
+
+def live_period(active: bool) -> float:
+    """A live panel's timer: the paced refresh period while its runs train, every 2 s at least otherwise."""
+    period = PACE.period(limits().refresh)
+    return period if active else max(2.0, period)
+
+
+def keep_time(was_active: bool, active: bool, period: float) -> None:
+    """At each tick of a live fragment: a full rerun (a new timer, fresh buttons) when its training ended or
+    the server's pace changed; a note when pages refresh slower than asked."""
+    if (was_active and not active) or live_period(was_active) != period:
+        st.rerun()
+    if was_active and period > limits().refresh:
+        st.caption(f"this server is busy (drawing pages takes {PACE.load:.1f} CPU cores): pages refresh every "
+                   f"{period:g} s instead of {limits().refresh:g} s, training goes on at full speed")
