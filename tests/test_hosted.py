@@ -175,7 +175,7 @@ def test_heartbeats_keep_a_run_going_and_resume_restarts_a_paused_one(data):
 def test_a_waiting_run_says_why_and_that_the_runs_take_turns():
     from playground.controls import waiting
 
-    text = waiting(1, Limiter(2, time_slice=2.0))
-    assert "place 1 in the queue" in text and "trains 2 runs at once" in text
+    text = waiting(1, 2, Limits(max_trainers=1, time_slice=2.0))
+    assert "place 1 in its queue" in text and "trains 2 runs at once (2 training processes, 1 run each)" in text
     assert "trained 2 s while others wait hands its slot on" in text and "take turns" in text
-    assert "take turns" not in waiting(3, Limiter(1, time_slice=None)) and "1 run at once" in waiting(3, Limiter(1))
+    assert "take turns" not in waiting(3, 1, Limits(time_slice=None)) and "1 run at once" in waiting(3, 1, Limits())

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +143,9 @@ def test_a_session_that_ends_closes_its_run_on_the_host(pool):
     del handle
     gc.collect()
     wait_for(lambda: run_id not in host.call("ready")["runs"], what="the run to close")
+
+
+def test_without_a_ray_address_nothing_of_ray_is_imported():
+    code = ("import sys; from genmodels.hosting import handle, host, pool, processes; "
+            "assert 'ray' not in sys.modules, 'ray was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)

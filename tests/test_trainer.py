@@ -180,12 +180,12 @@ def test_visuals_come_with_the_snapshot():
 def test_the_cost_of_visuals_spaces_them(monkeypatch, live_share, fresh_visuals):
     """With no interval and all the time as the live share, visuals come after every chunk (the chunk's
     step is the time they cost again). With a share so small that any cost is a budget of hours, the
-    first visuals are the last until the run's end."""
+    first visuals (of step 0, made with the trainer) are the last until the run's end."""
     monkeypatch.setattr(train, "LIVE_SHARE", live_share)
     t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
     drawn = []
     t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))
-    assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [1, 1, 1, 1])
+    assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [0, 0, 0, 0])
     assert drawn[-1] == 5  # a run's end always brings fresh visuals
 
 
