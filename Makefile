@@ -22,7 +22,7 @@ fuzz: $(VENV)/installed  # every parser of user text or files, 2,000 random exam
 
 loadtest: $(VENV)/installed  # N simulated sessions against a local server; see LOADTEST.md
 	$(PY) -m pytest -q tests/load
-	$(PY) tests/load/loadtest.py --sessions 10 25 50 --duration 30
+	$(PY) tests/load/loadtest.py --sessions 1 10 25 50 --duration 30
 
 $(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt

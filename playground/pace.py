@@ -4,8 +4,8 @@ often, and saying so, when it cannot.
 Every open page of a class redraws on a browser-side timer, all in this one process. Rather
 than letting redraws queue (every page late, then disconnected), the server measures its own
 CPU use: above WEB_SHARE of a core it lengthens the refresh period of every page in proportion,
-and shortens it again when the load falls. The periods are a few fixed steps, so a page's timer
-changes (a full rerun) only when the load really changed.
+and shortens it again when the load falls. The periods are a few fixed steps; a page takes the
+period of the moment it runs in full (opened, or a button pressed).
 """
 
 from __future__ import annotations
@@ -55,10 +55,12 @@ def live_period(active: bool) -> float:
 
 
 def keep_time(was_active: bool, active: bool, period: float) -> None:
-    """At each tick of a live fragment: a full rerun (a new timer, fresh buttons) when its training ended or
-    the server's pace changed; a note when pages refresh slower than asked."""
-    if (was_active and not active) or live_period(was_active) != period:
+    """At each tick of a live fragment: a full rerun (a slower timer, fresh buttons) when its training ended;
+    a note when this page refreshes slower than asked. A page's period is chosen when the page runs (a new
+    page, a button): changing every open page's timer at once would cost each a full rerun just when the
+    server is busiest."""
+    if was_active and not active:
         st.rerun()
     if was_active and period > limits().refresh:
-        st.caption(f"this server is busy (drawing pages takes {PACE.load:.1f} CPU cores): pages refresh every "
-                   f"{period:g} s instead of {limits().refresh:g} s, training goes on at full speed")
+        st.caption(f"this server is busy (drawing pages takes {PACE.load:.1f} CPU cores): this page refreshes "
+                   f"every {period:g} s instead of {limits().refresh:g} s; training goes on at full speed")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .host import CALL_TIMEOUT, Host, HostLost
 
+NICENESS = 10  # workers yield the CPU to the web process: a page's redraw is waited for, a training step is not
 KEY = "GENMODELS_HOST_KEY"  # the one-time key a worker authenticates with, passed in its environment
 START_TIMEOUT = 120.0  # seconds a worker may take to import torch and connect (a loaded 2-core machine)
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +110,7 @@ class ProcessHost:
 
 
 def main(address: str, options: str) -> None:
+    os.nice(NICENESS)
     try:
         conn = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ.pop(KEY)))
     except OSError:

@@ -1,6 +1,6 @@
 """Load test: N simulated students against a local Streamlit server on 127.0.0.1 (issue 6).
 
-    python tests/load/loadtest.py --sessions 10 25 50 --duration 30
+    python tests/load/loadtest.py --sessions 1 10 25 50 --duration 30
 
 A browser tab is far too heavy to simulate a class on a small machine, so each simulated
 session speaks Streamlit's own protocol, as the browser does, and renders nothing: a
@@ -216,6 +216,23 @@ class Server:
         except psutil.Error:
             return 0.0
 
+    def hosts_cpu(self) -> float:
+        """CPU seconds the server's children (the hosts that train) have used so far."""
+        try:
+            return sum(cpu_seconds(p) for p in psutil.Process(self.proc.pid).children(recursive=True))
+        except psutil.Error:
+            return 0.0
+
+    def seconds_to_idle(self, limit: float = 90.0, idle: float = 0.1) -> float | None:
+        """Seconds until the hosts use under `idle` of a core (the closed tabs' runs paused), or None."""
+        start = time.monotonic()
+        while time.monotonic() - start < limit:
+            before = self.hosts_cpu()
+            time.sleep(1.0)
+            if self.hosts_cpu() - before < idle:
+                return time.monotonic() - start - 1.0
+        return None
+
     def rss(self) -> int:
         try:
             process = psutil.Process(self.proc.pid)
@@ -265,6 +282,7 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         stats = asyncio.run(run_sessions(server.port, n, query, duration, max_requests, ramp))
         wall, client_cpu, server_cpu = time.monotonic() - started, cpu_seconds(psutil.Process()) - client0, \
             server.cpu() - server0
+        freed = server.seconds_to_idle()  # every tab is closed now: how long until their compute is free
         exit_code, log_tail = server.proc.poll(), server.tail(15)
     finally:
         server.stop()
@@ -286,6 +304,7 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         "baseline_rss_mb": baseline_rss / 2**20,
         "peak_rss_mb": server.peak_rss / 2**20,
         "server_cpu_s": server_cpu,
+        "closed_tabs_freed_s": freed,
         "client_cpu_s": client_cpu,
         "wall_s": wall,
         "load_avg_1m_before": load_avg,
@@ -301,21 +320,23 @@ def fmt(value, spec: str = ".2f") -> str:
 
 def table(rows: list[dict]) -> str:
     head = ("| N | served | refreshes | p50 refresh (s) | p95 refresh (s) | p95 gap (s) | p95 page load (s) "
-            "| steps/s per session (median / min) | steps/s total | peak RSS (MB) | errors |")
+            "| steps/s per session (median / min) | steps/s total | peak RSS (MB) | closed tabs idle after (s) "
+            "| errors |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         lines.append(
             f"| {r['sessions']} | {r['served']} | {r['refreshes']} | {fmt(r['p50_refresh_s'])} "
             f"| {fmt(r['p95_refresh_s'])} | {fmt(r['p95_gap_s'])} | {fmt(r['p95_page_load_s'])} "
             f"| {fmt(r['steps_per_s_median'], '.0f')} / {fmt(r['steps_per_s_min'], '.0f')} "
-            f"| {fmt(r['steps_per_s_total'], '.0f')} | {r['peak_rss_mb']:.0f} | {r['errors']} |"
+            f"| {fmt(r['steps_per_s_total'], '.0f')} | {r['peak_rss_mb']:.0f} | {fmt(r['closed_tabs_freed_s'], '.0f')} "
+            f"| {r['errors']} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 25, 50])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 25, 50])
     parser.add_argument("--duration", type=float, default=30.0, help="seconds each session follows training")
     parser.add_argument("--max-requests", type=int, default=400, help="refreshes per session at most")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the sessions connect")
