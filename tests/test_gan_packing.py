@@ -42,7 +42,7 @@ def test_a_batch_smaller_than_a_pack_is_a_user_error():
 @pytest.mark.parametrize("m", [2, 4])
 def test_packed_critic_on_m_copies_is_the_unpacked_critic_with_summed_first_layer(name, m):
     """l(x, ..., x) = W_1 x + ... + W_m x + b for first-layer blocks W_i: the unpacked net with Σ W_i."""
-    packed_model, plain = build(name, pack=m), build(name)
+    packed_model, plain = build(name, pack=m), build(name, pack=1)
     state = packed_model.critic_net.state_dict()
     w = state["0.weight"]
     state["0.weight"] = w.reshape(w.shape[0], m, 2).sum(1)
@@ -143,3 +143,29 @@ def test_packed_critic_trains_on_images(name):
         opt[phase].step()
         assert torch.isfinite(loss)
     assert model.critic(x).shape == (3,)
+
+
+# -- the generator's moving average -----------------------------------------------------------------------
+def test_ema_generator_is_the_geometric_average_of_the_trained_weights_and_is_what_samples_show():
+    """θ̄_k = β^k θ_0 + (1 - β) Σ_{i=1..k} β^(k-i) θ_i, from the weights recorded after each G step."""
+    beta = 0.9
+    model = build("nsgan", ema=beta)
+    opt = model.configure_optimizers(0.0)
+    thetas = [{k: v.clone() for k, v in model.generator.state_dict().items()}]
+    x = torch.randn(32, 2)
+    for _ in range(4):
+        for phase in ("D", "G"):
+            loss = model.loss(x, phase)["loss"]
+            opt[phase].zero_grad()
+            loss.backward()
+            opt[phase].step()
+            model.after_step(phase)
+        thetas.append({k: v.clone() for k, v in model.generator.state_dict().items()})
+    for key, avg in model.generator_ema.state_dict().items():
+        expected = beta**4 * thetas[0][key] + (1 - beta) * sum(beta ** (4 - i) * thetas[i][key] for i in range(1, 5))
+        torch.testing.assert_close(avg, expected)
+    assert not torch.equal(model.generator_ema[0].weight, model.generator[0].weight)
+    z = torch.randn(5, 2)
+    torch.testing.assert_close(model.generate_shown(z), model.generator_ema(z))
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    assert build("nsgan", ema=0.0).generator_ema is None and build("gan").generator_ema is None

@@ -28,10 +28,14 @@ Two settings change every objective alike:
     r1 = γ     (NSGAN) Mescheder et al. 2018, eq. 9: the critic also minimises
                R1 = γ/2 E_{u ~ p^m}[‖∇_u l(u)‖²], zero gradient on the data, which makes the
                game locally convergent where the unregularised one circles.
+    ema = β    Yazıcı et al. 2019: samples, pictures and metrics come from an exponential moving
+               average of the generator's weights, θ̄ ← β θ̄ + (1 - β) θ after each G step, which
+               averages out the generator's oscillation about the modes; training uses θ alone.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +56,8 @@ MANIFOLD_LINES, MANIFOLD_POINTS, MANIFOLD_RANGE = 11, 100, 3.0
 VIEW_WIDENING = 1.5  # the critic's plane: the data's grid widened by this factor, room for the fakes around it
 TIMELINE_CAPACITY, TIMELINE_INTERVAL = 64, 10
 LR = {"min": 1e-6, "max": 1e-1, "log": True}
+PACK = {"min": 1, "max": 4, "help": "PacGAN: the critic scores packs of this many samples (1: no packing)"}
+EMA = {"min": 0.0, "max": 0.9999, "help": "samples from a moving average of G's weights with this decay (0: off)"}
 
 
 # -- networks --------------------------------------------------------------------------------
@@ -181,12 +187,19 @@ class GANConfig:
     lr_d: float = field(default=2e-4, metadata={**LR, "help": "critic learning rate"})
     beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999, "help": "Adam β1 of both networks"})
     beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.9999, "help": "Adam β2 of both networks"})
-    pack: int = field(default=1, metadata={
-        "min": 1, "max": 4, "help": "PacGAN: the critic scores packs of this many samples (1: no packing)"})
+    pack: int = field(default=1, metadata=PACK)
+    ema: float = field(default=0.0, metadata=EMA)
 
 
 @dataclass(frozen=True)
 class NSGANConfig(GANConfig):
+    """The best objective's defaults, found by measurement (`python -m genmodels bench --gans`, BENCHMARKS.md):
+    packs of 2, lr 1e-3 for both networks, samples from a 0.999 moving average of G; R1 off."""
+
+    lr_g: float = field(default=1e-3, metadata={**LR, "help": "generator learning rate"})
+    lr_d: float = field(default=1e-3, metadata={**LR, "help": "critic learning rate"})
+    pack: int = field(default=2, metadata=PACK)
+    ema: float = field(default=0.999, metadata=EMA)
     r1: float = field(default=0.0, metadata={
         "min": 0.0, "max": 100.0, "help": "R1 weight γ: the critic also minimises γ/2 E_data ‖∇ logit‖²"})
 
@@ -236,6 +249,7 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         self.generator, self.critic_net = build_nets(config, dim, self.shape)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema > 0 else None
         z = torch.randn(N_FIXED, config.latent_dim, generator=torch.Generator().manual_seed(0))
         self.register_buffer("z_fixed", z)
         self.g_steps = 0
@@ -299,7 +313,22 @@ class GAN(GenerativeModel):
         return self.score(x.repeat(1, self.config.pack))
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """g(z) with the trained weights θ: what the losses see."""
         return self.generator(z)
+
+    def generate_shown(self, z: torch.Tensor) -> torch.Tensor:
+        """g(z) with the averaged weights θ̄ where `ema` is on, else θ: what samples, pictures and metrics show."""
+        return (self.generator if self.generator_ema is None else self.generator_ema)(z)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """θ̄ ← β θ̄ + (1 - β) θ for every generator tensor (buffers copied)."""
+        beta = self.config.ema
+        for avg, now in zip(self.generator_ema.state_dict().values(), self.generator.state_dict().values()):
+            if avg.is_floating_point():
+                avg.lerp_(now, 1 - beta)
+            else:
+                avg.copy_(now)
 
     def loss(self, x: torch.Tensor, phase: str = "D") -> dict[str, torch.Tensor]:
         """One phase's loss on a batch: len(x) // m packs of data and as many packs of fakes."""
@@ -323,18 +352,20 @@ class GAN(GenerativeModel):
     def after_step(self, phase: str) -> None:
         if phase == "G":
             self.g_steps += 1
+            if self.generator_ema is not None:
+                self.update_ema()
             if self.timeline.due(self.g_steps):
                 self._record()
 
     def _record(self) -> None:
         n = N_TIMELINE_IMAGES if len(self.shape) == 3 else N_FIXED
         with torch.no_grad():
-            x = self.generate(self.z_fixed[:n]).cpu().numpy()
+            x = self.generate_shown(self.z_fixed[:n]).cpu().numpy()
         self.timeline.add(self.g_steps, x.reshape(n, *self.shape[-2:]) if len(self.shape) == 3 else x)
 
     # -- using the model ----------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
-        return self.generate(torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng))
+        return self.generate_shown(torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng))
 
     def generator_gradient(self, x_fake: torch.Tensor) -> torch.Tensor:
         """-∂ℓ_G/∂x for each fake point: where the generator loss pushes it (GAN Lab's arrows).
@@ -356,16 +387,16 @@ class GAN(GenerativeModel):
         if self.config.latent_dim > 1:
             z[:MANIFOLD_LINES, :, 1] = ticks[:, None]
             z[MANIFOLD_LINES:, :, 0], z[MANIFOLD_LINES:, :, 1] = ticks[:, None], t
-        return self.generate(z.reshape(-1, self.config.latent_dim)).reshape(len(z), MANIFOLD_POINTS, -1)
+        return self.generate_shown(z.reshape(-1, self.config.latent_dim)).reshape(len(z), MANIFOLD_POINTS, -1)
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         """Fixed-z samples (they move only when G steps), critic on the grid, arrows, manifold, timeline."""
         out = {"timeline": np.stack(self.timeline.samples), "timeline_step": np.array(self.timeline.steps)}
         if len(self.shape) == 3:
-            images = self.generate(self.z_fixed[:N_IMAGES])
+            images = self.generate_shown(self.z_fixed[:N_IMAGES])
             return {**out, "images": images.reshape(N_IMAGES, *self.shape[-2:]).cpu().numpy()}
-        x_fake = self.generate(self.z_fixed)
+        x_fake = self.generate_shown(self.z_fixed)
         out.update(samples=x_fake.cpu().numpy(), arrows_x=x_fake[:N_ARROWS].cpu().numpy(),
                    arrows_v=self.generator_gradient(x_fake[:N_ARROWS]).cpu().numpy())
         if grid is not None:
