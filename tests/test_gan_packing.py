@@ -146,9 +146,10 @@ def test_packed_critic_trains_on_images(name):
 
 
 # -- the generator's moving average -----------------------------------------------------------------------
-def test_ema_generator_is_the_geometric_average_of_the_trained_weights_and_is_what_samples_show():
-    """θ̄_k = β^k θ_0 + (1 - β) Σ_{i=1..k} β^(k-i) θ_i, from the weights recorded after each G step."""
-    beta = 0.9
+def test_ema_generator_is_the_warmed_up_moving_average_of_the_trained_weights_and_is_what_samples_show():
+    """θ̄_k = Σ_i w_i θ_i with w_0 = Π_j β_j and w_i = (1 - β_i) Π_{j>i} β_j, β_j = min(β, (1+j)/(10+j)),
+    from the weights recorded after each G step."""
+    beta = 0.3  # below (1+j)/(10+j) from j = 3 on: both branches of the min
     model = build("nsgan", ema=beta)
     opt = model.configure_optimizers(0.0)
     thetas = [{k: v.clone() for k, v in model.generator.state_dict().items()}]
@@ -161,9 +162,11 @@ def test_ema_generator_is_the_geometric_average_of_the_trained_weights_and_is_wh
             opt[phase].step()
             model.after_step(phase)
         thetas.append({k: v.clone() for k, v in model.generator.state_dict().items()})
+    betas = [min(beta, (1 + j) / (10 + j)) for j in range(1, 5)]  # β_j of G steps 1..4
+    weights = [math.prod(betas)] + [(1 - betas[i - 1]) * math.prod(betas[i:]) for i in range(1, 5)]
+    assert sum(weights) == pytest.approx(1.0) and betas[0] < beta == betas[-1]
     for key, avg in model.generator_ema.state_dict().items():
-        expected = beta**4 * thetas[0][key] + (1 - beta) * sum(beta ** (4 - i) * thetas[i][key] for i in range(1, 5))
-        torch.testing.assert_close(avg, expected)
+        torch.testing.assert_close(avg, sum(w * theta[key] for w, theta in zip(weights, thetas)))
     assert not torch.equal(model.generator_ema[0].weight, model.generator[0].weight)
     z = torch.randn(5, 2)
     torch.testing.assert_close(model.generate_shown(z), model.generator_ema(z))

@@ -29,8 +29,10 @@ Two settings change every objective alike:
                R1 = γ/2 E_{u ~ p^m}[‖∇_u l(u)‖²], zero gradient on the data, which makes the
                game locally convergent where the unregularised one circles.
     ema = β    Yazıcı et al. 2019: samples, pictures and metrics come from an exponential moving
-               average of the generator's weights, θ̄ ← β θ̄ + (1 - β) θ after each G step, which
+               average of the generator's weights, θ̄ ← β_k θ̄ + (1 - β_k) θ after G step k, which
                averages out the generator's oscillation about the modes; training uses θ alone.
+               β_k = min(β, (1 + k) / (10 + k)) (TensorFlow's ExponentialMovingAverage with
+               num_updates), so that early on θ̄ averages recent steps instead of the initial weights.
 """
 
 from __future__ import annotations
@@ -322,8 +324,9 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """θ̄ ← β θ̄ + (1 - β) θ for every generator tensor (buffers copied)."""
-        beta = self.config.ema
+        """θ̄ ← β_k θ̄ + (1 - β_k) θ, β_k = min(β, (1 + k) / (10 + k)) at G step k, for every generator
+        tensor (buffers copied)."""
+        beta = min(self.config.ema, (1 + self.g_steps) / (10 + self.g_steps))
         for avg, now in zip(self.generator_ema.state_dict().values(), self.generator.state_dict().values()):
             if avg.is_floating_point():
                 avg.lerp_(now, 1 - beta)
