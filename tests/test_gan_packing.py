@@ -172,3 +172,18 @@ def test_ema_generator_is_the_warmed_up_moving_average_of_the_trained_weights_an
     torch.testing.assert_close(model.generate_shown(z), model.generator_ema(z))
     assert not any(p.requires_grad for p in model.generator_ema.parameters())
     assert build("nsgan", ema=0.0).generator_ema is None and build("gan").generator_ema is None
+
+
+# -- what packing buys, over seeds ------------------------------------------------------------------------
+def test_packs_of_two_spread_a_short_run_over_more_of_the_ring_than_no_packing():
+    """Small NSGANs, 400 rounds on ring8, seeds 0-2: packed runs' samples sit closer to the data (reverse KL
+    of the histograms 5.6, 6.0, 5.6 against 6.6, 7.9, 8.5 when written: a margin of 1 on a gap of 1.9 in
+    the means) and cover more modes (9 against 4 in all)."""
+    from genmodels.bench.gans import Contender, train_gan
+
+    small = (("g_hidden", "32"), ("d_hidden", "32"), ("depth", "2"), ("ema", "0"))
+    runs = {m: [train_gan(Contender(f"pack {m}", "nsgan", small + (("pack", str(m)),)), "ring8", seed, steps=400)
+                for seed in range(3)] for m in (1, 2)}
+    kl = {m: np.mean([r["reverse_kl"] for r in rs]) for m, rs in runs.items()}
+    modes = {m: sum(r["modes"] for r in rs) for m, rs in runs.items()}
+    assert kl[2] < kl[1] - 1.0 and modes[2] > modes[1], (kl, modes)
