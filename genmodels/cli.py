@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -105,17 +106,25 @@ def run_with_progress(training, steps: int):
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
+    """The speed and fit suite, then the GAN table; `--gans`: the GAN table alone, its section replaced in place."""
+    from .bench import gans
     from .bench.suite import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
     from .device import pick_device
 
-    budget = QUICK if args.quick else FULL
-    devices = None if args.device is None else [pick_device(args.device)]
-    records = run_benchmarks(budget, log=lambda line: print(line, file=sys.stderr), devices=devices)
-    with open(args.markdown, "w") as f:
-        f.write(markdown(records, budget, machine()))
+    log = functools.partial(print, file=sys.stderr)
+    records = []
+    if not args.gans:
+        budget = QUICK if args.quick else FULL
+        devices = None if args.device is None else [pick_device(args.device)]
+        records = run_benchmarks(budget, log=log, devices=devices)
+        with open(args.markdown, "w") as f:
+            f.write(markdown(records, budget, machine()))
+    gan_budget = gans.QUICK if args.quick else gans.FULL
+    gan_records = gans.run_gan_benchmarks(gan_budget, log=log)
+    gans.write_section(args.markdown, gans.markdown_section(gan_records, gan_budget))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(records, f, indent=1)
+            json.dump(records + gan_records, f, indent=1)
     for row in peer_ratios(records):
         print(", ".join(f"{name}: {value}" for name, value in zip(PEER_HEADER, row)))
     print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
@@ -152,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", help="also write the records as a JSON list to this file")
     bench.add_argument("--markdown", default="BENCHMARKS.md", help="the markdown report (default BENCHMARKS.md)")
     bench.add_argument("--device", help="measure on this device only (default: the CPU, and the GPU if there is one)")
+    bench.add_argument("--gans", action="store_true",
+                       help="only the GAN mode-coverage table (its section of the markdown is replaced)")
     bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
     preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from genmodels import cli
-from genmodels.bench import peers
+from genmodels.bench import gans, peers
 from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
@@ -88,10 +88,13 @@ def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "QUICK", bench.Budget(speed_data=(), fit_data=("8gaussians",), fit_seconds=0.01,
                                                      eval_every=2, all_models=False))
     monkeypatch.setattr(peers, "available", lambda: {})
+    monkeypatch.setattr(gans, "QUICK", gans.GANBudget(seeds=(0,), steps=1, cpu_seconds=0.01, data=("ring8",),
+                                                      ablations=False, workers=1))
     out, md = tmp_path / "b.json", tmp_path / "B.md"
     assert cli.main(["bench", "--quick", "--json", str(out), "--markdown", str(md)]) == 0
-    assert json.loads(out.read_text())[0]["library"] == "genmodels"
-    assert md.read_text().startswith("# Benchmarks")
+    saved = json.loads(out.read_text())
+    assert saved[0]["library"] == "genmodels" and saved[-1]["kind"] == "gan"
+    assert md.read_text().startswith("# Benchmarks") and "## GANs" in md.read_text()
     assert "wrote" in capsys.readouterr().out
 
 

@@ -207,7 +207,7 @@ def test_generator_gradient_arrows():
     w = torch.tensor([2.0, 1.0])
     logit = x @ w
     for name, scale in (("gan", torch.sigmoid(logit)), ("nsgan", 1 - torch.sigmoid(logit)), ("wgan", torch.ones(3))):
-        m = build(name)
+        m = build(name, pack=1)
         linear_critic(m, w.tolist())
         assert torch.allclose(m.generator_gradient(x), scale[:, None] * w, atol=1e-6)
 

@@ -17,10 +17,27 @@ one training loop is the trainer's: [Phase("D", n_critic), Phase("G")].
 The minimax and non-saturating critics output a logit l, D(x) = σ(l); their optimum is
 D*(x) = p(x) / (p(x) + p_g(x)), i.e. l* = log p - log p_g, where -ℓ(g, D*) = 2 JS(p, p_g) - log 4
 (the notes write this as ℓ(g, d*) = log 4 - JS with JS without its 1/2 weights).
+
+Two settings change every objective alike:
+
+    pack = m   PacGAN, Lin et al. 2018: the critic scores packs u = (x_1, ..., x_m) of m samples
+               concatenated, all real (u ~ p^m) or all fake (u ~ p_g^m), so each expectation above
+               is over packs. The game then measures the divergence between the product
+               distributions p^m and p_g^m, which a generator missing a mode pays for m times over
+               (ibid. §3), and the optimum is D*(u) = Π p(x_i) / (Π p(x_i) + Π p_g(x_i)).
+    r1 = γ     (NSGAN) Mescheder et al. 2018, eq. 9: the critic also minimises
+               R1 = γ/2 E_{u ~ p^m}[‖∇_u l(u)‖²], zero gradient on the data, which makes the
+               game locally convergent where the unregularised one circles.
+    ema = β    Yazıcı et al. 2019: samples, pictures and metrics come from an exponential moving
+               average of the generator's weights, θ̄ ← β_k θ̄ + (1 - β_k) θ after G step k, which
+               averages out the generator's oscillation about the modes; training uses θ alone.
+               β_k = min(β, (1 + k) / (10 + k)) (TensorFlow's ExponentialMovingAverage with
+               num_updates), so that early on θ̄ averages recent steps instead of the initial weights.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +58,8 @@ MANIFOLD_LINES, MANIFOLD_POINTS, MANIFOLD_RANGE = 11, 100, 3.0
 VIEW_WIDENING = 1.5  # the critic's plane: the data's grid widened by this factor, room for the fakes around it
 TIMELINE_CAPACITY, TIMELINE_INTERVAL = 64, 10
 LR = {"min": 1e-6, "max": 1e-1, "log": True}
+PACK = {"min": 1, "max": 4, "help": "PacGAN: the critic scores packs of this many samples (1: no packing)"}
+EMA = {"min": 0.0, "max": 0.9999, "help": "samples from a moving average of G's weights with this decay (0: off)"}
 
 
 # -- networks --------------------------------------------------------------------------------
@@ -75,25 +94,58 @@ def conv_critic(shape: tuple[int, ...], width: int) -> nn.Sequential:
 
 
 def build_nets(config, dim: int, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """(generator, critic): MLPs for points, small convolutions for images (flattened rows in and out)."""
+    """(generator, critic): MLPs for points, small convolutions for images (flattened rows in and out).
+
+    The critic reads a pack of `config.pack` samples: m·dim inputs, or m·C channels for images.
+    """
+    m = config.pack
     if len(shape) != 3:
         return (mlp(config.latent_dim, dim, config.g_hidden, config.depth),
-                mlp(dim, 1, config.d_hidden, config.depth, leaky_relu))
+                mlp(m * dim, 1, config.d_hidden, config.depth, leaky_relu))
     if shape[1] % 4 or shape[2] % 4:
         raise UserError(
             f"GAN image networks need height and width divisible by 4; the images are {shape[1]}x{shape[2]}")
-    return conv_generator(config.latent_dim, shape, config.channels), conv_critic(shape, config.channels)
+    c, h, w = shape
+    return conv_generator(config.latent_dim, shape, config.channels), conv_critic((m * c, h, w), config.channels)
+
+
+def packed(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Consecutive samples grouped in packs of m: (n, d) -> (n // m, m·d), u_j = (x_{jm+1}, ..., x_{jm+m}).
+
+    Flattened images (C·H·W each) become m·C channels, C-major, which is what the critic's
+    first convolution reads. A remainder of fewer than m samples is dropped.
+    """
+    n = len(x) - len(x) % m
+    if n == 0:
+        raise UserError(f"the critic scores packs of pack = {m} samples; batch_size must be at least {m}")
+    return x[:n].reshape(n // m, m * x.shape[1])
+
+
+def packed_optimum(d_star: np.ndarray, m: int) -> np.ndarray:
+    """The optimal packed D on m copies of x: p^m / (p^m + p_g^m) = σ(m logit D*(x)), from D* = p / (p + p_g)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1 / (1 + ((1 - d_star) / d_star) ** m)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, x_fake: torch.Tensor,
                      eps: torch.Tensor) -> torch.Tensor:
     """E[(‖∇_x f(x̂)‖ - 1)²] at x̂ = eps x_real + (1 - eps) x_fake, eps ~ U[0, 1] per sample.
 
-    Gulrajani et al. 2017, eq. 3 (without λ).
+    Gulrajani et al. 2017, eq. 3 (without λ). With packing, x are packs and x̂ lies between two packs.
     """
     x_hat = (eps[:, None] * x_real + (1 - eps[:, None]) * x_fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor) -> torch.Tensor:
+    """½ E_{x ~ p}[‖∇_x l(x)‖²] on the data alone: Mescheder et al. 2018, eq. 9, without γ.
+
+    The gradient is part of the graph (create_graph), so the critic's step minimises it too.
+    """
+    x = x_real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return 0.5 * (grad**2).sum(1).mean()
 
 
 class Timeline:
@@ -137,6 +189,21 @@ class GANConfig:
     lr_d: float = field(default=2e-4, metadata={**LR, "help": "critic learning rate"})
     beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999, "help": "Adam β1 of both networks"})
     beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.9999, "help": "Adam β2 of both networks"})
+    pack: int = field(default=1, metadata=PACK)
+    ema: float = field(default=0.0, metadata=EMA)
+
+
+@dataclass(frozen=True)
+class NSGANConfig(GANConfig):
+    """The best objective's defaults, found by measurement (`python -m genmodels bench --gans`, BENCHMARKS.md):
+    packs of 2, lr 1e-3 for both networks, samples from a 0.999 moving average of G; R1 off."""
+
+    lr_g: float = field(default=1e-3, metadata={**LR, "help": "generator learning rate"})
+    lr_d: float = field(default=1e-3, metadata={**LR, "help": "critic learning rate"})
+    pack: int = field(default=2, metadata=PACK)
+    ema: float = field(default=0.999, metadata=EMA)
+    r1: float = field(default=0.0, metadata={
+        "min": 0.0, "max": 100.0, "help": "R1 weight γ: the critic also minimises γ/2 E_data ‖∇ logit‖²"})
 
 
 @dataclass(frozen=True)
@@ -184,6 +251,7 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         self.generator, self.critic_net = build_nets(config, dim, self.shape)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema > 0 else None
         z = torch.randn(N_FIXED, config.latent_dim, generator=torch.Generator().manual_seed(0))
         self.register_buffer("z_fixed", z)
         self.g_steps = 0
@@ -205,17 +273,18 @@ class GAN(GenerativeModel):
 
     def d_diagnostics(self, d_real: torch.Tensor, d_fake: torch.Tensor, loss_d: torch.Tensor
                       ) -> dict[str, torch.Tensor]:
-        """JS lower bound of the current critic: log 2 - ℓ/2 ≤ JS(p, p_g), with equality at D*."""
+        """JS lower bound of the current critic: log 2 - ℓ/2 ≤ JS(p^m, p_g^m), with equality at D* (m = pack)."""
         return {"js_bound": math.log(2) - loss_d / 2}
 
-    def penalty(self, x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor | None:
-        """A regulariser added to the critic's loss (WGAN-GP), or None."""
+    def penalty(self, u_real: torch.Tensor, u_fake: torch.Tensor) -> torch.Tensor | None:
+        """A regulariser added to the critic's loss, on packs of real and fake samples (WGAN-GP, R1), or None."""
         return None
 
     @classmethod
     def optimal_critic(cls, config, d_star: np.ndarray) -> np.ndarray | None:
-        """The optimal `critic_value` given D* = p / (p + p_g), or None without a closed form."""
-        return d_star
+        """The optimal `critic_value` on m copies of x (what the heatmap shows) given D* = p / (p + p_g),
+        or None without a closed form."""
+        return packed_optimum(d_star, config.pack)
 
     @classmethod
     def critic_range(cls, config) -> tuple[float, float] | None:
@@ -233,23 +302,51 @@ class GAN(GenerativeModel):
         return {"D": torch.optim.Adam(self.critic_net.parameters(), lr=c.lr_d, betas=betas),
                 "G": torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=betas)}
 
+    def score(self, u: torch.Tensor) -> torch.Tensor:
+        """The critic's raw output on packs u: (n, m·dim) -> (n,)."""
+        return self.critic_net(u)[:, 0]
+
     def critic(self, x: torch.Tensor) -> torch.Tensor:
-        return self.critic_net(x)[:, 0]
+        """The critic on consecutive packs of m samples: (n, dim) -> (n // m,)."""
+        return self.score(packed(x, self.config.pack))
+
+    def critic_on_copies(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic at each point x alone, as the pack (x, ..., x) of m copies: the map the view draws."""
+        return self.score(x.repeat(1, self.config.pack))
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """g(z) with the trained weights θ: what the losses see."""
         return self.generator(z)
 
+    def generate_shown(self, z: torch.Tensor) -> torch.Tensor:
+        """g(z) with the averaged weights θ̄ where `ema` is on, else θ: what samples, pictures and metrics show."""
+        return (self.generator if self.generator_ema is None else self.generator_ema)(z)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """θ̄ ← β_k θ̄ + (1 - β_k) θ, β_k = min(β, (1 + k) / (10 + k)) at G step k, for every generator
+        tensor (buffers copied)."""
+        beta = min(self.config.ema, (1 + self.g_steps) / (10 + self.g_steps))
+        for avg, now in zip(self.generator_ema.state_dict().values(), self.generator.state_dict().values()):
+            if avg.is_floating_point():
+                avg.lerp_(now, 1 - beta)
+            else:
+                avg.copy_(now)
+
     def loss(self, x: torch.Tensor, phase: str = "D") -> dict[str, torch.Tensor]:
-        z = torch.randn(len(x), self.config.latent_dim, device=x.device, generator=self.rng)
+        """One phase's loss on a batch: len(x) // m packs of data and as many packs of fakes."""
+        m = self.config.pack
+        u_real = packed(x, m)
+        z = torch.randn(len(u_real) * m, self.config.latent_dim, device=x.device, generator=self.rng)
         if phase == "G":
             return {"loss": self.g_loss(self.critic(self.generate(z)))}
         with torch.no_grad():
-            x_fake = self.generate(z)
-        d_real, d_fake = self.critic(x), self.critic(x_fake)
+            u_fake = packed(self.generate(z), m)
+        d_real, d_fake = self.score(u_real), self.score(u_fake)
         loss_d = self.d_loss(d_real, d_fake)
         out = {"real": self.critic_value(d_real).mean(), "fake": self.critic_value(d_fake).mean(),
                **self.d_diagnostics(d_real, d_fake, loss_d)}
-        penalty = self.penalty(x, x_fake)
+        penalty = self.penalty(u_real, u_fake)
         if penalty is not None:
             out["penalty"] = penalty
             loss_d = loss_d + penalty
@@ -258,24 +355,29 @@ class GAN(GenerativeModel):
     def after_step(self, phase: str) -> None:
         if phase == "G":
             self.g_steps += 1
+            if self.generator_ema is not None:
+                self.update_ema()
             if self.timeline.due(self.g_steps):
                 self._record()
 
     def _record(self) -> None:
         n = N_TIMELINE_IMAGES if len(self.shape) == 3 else N_FIXED
         with torch.no_grad():
-            x = self.generate(self.z_fixed[:n]).cpu().numpy()
+            x = self.generate_shown(self.z_fixed[:n]).cpu().numpy()
         self.timeline.add(self.g_steps, x.reshape(n, *self.shape[-2:]) if len(self.shape) == 3 else x)
 
     # -- using the model ----------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
-        return self.generate(torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng))
+        return self.generate_shown(torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng))
 
     def generator_gradient(self, x_fake: torch.Tensor) -> torch.Tensor:
-        """-∂ℓ_G/∂x for each fake point: where the generator loss pushes it (GAN Lab's arrows)."""
+        """-∂ℓ_G/∂x for each fake point: where the generator loss pushes it (GAN Lab's arrows).
+
+        With packing, ℓ_G of the drawn map: the critic on m copies of each point (`critic_on_copies`).
+        """
         with torch.enable_grad():
             x = x_fake.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.g_loss(self.critic(x)) * len(x), x)
+            (grad,) = torch.autograd.grad(self.g_loss(self.critic_on_copies(x)) * len(x), x)
         return -grad
 
     def manifold(self) -> torch.Tensor:
@@ -288,23 +390,23 @@ class GAN(GenerativeModel):
         if self.config.latent_dim > 1:
             z[:MANIFOLD_LINES, :, 1] = ticks[:, None]
             z[MANIFOLD_LINES:, :, 0], z[MANIFOLD_LINES:, :, 1] = ticks[:, None], t
-        return self.generate(z.reshape(-1, self.config.latent_dim)).reshape(len(z), MANIFOLD_POINTS, -1)
+        return self.generate_shown(z.reshape(-1, self.config.latent_dim)).reshape(len(z), MANIFOLD_POINTS, -1)
 
     @torch.no_grad()
     def visuals(self, grid: torch.Tensor | None) -> dict[str, np.ndarray]:
         """Fixed-z samples (they move only when G steps), critic on the grid, arrows, manifold, timeline."""
         out = {"timeline": np.stack(self.timeline.samples), "timeline_step": np.array(self.timeline.steps)}
         if len(self.shape) == 3:
-            images = self.generate(self.z_fixed[:N_IMAGES])
+            images = self.generate_shown(self.z_fixed[:N_IMAGES])
             return {**out, "images": images.reshape(N_IMAGES, *self.shape[-2:]).cpu().numpy()}
-        x_fake = self.generate(self.z_fixed)
+        x_fake = self.generate_shown(self.z_fixed)
         out.update(samples=x_fake.cpu().numpy(), arrows_x=x_fake[:N_ARROWS].cpu().numpy(),
                    arrows_v=self.generator_gradient(x_fake[:N_ARROWS]).cpu().numpy())
         if grid is not None:
             gx, gy = widened(grid, VIEW_WIDENING)
             out.update(grid_x=gx.cpu().numpy(), grid_y=gy.cpu().numpy())
             plane = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), -1).reshape(-1, 2)
-            out["critic"] = self.critic_value(self.critic(plane)).cpu().numpy()
+            out["critic"] = self.critic_value(self.critic_on_copies(plane)).cpu().numpy()
         if self.dim == 2:
             out["manifold"] = self.manifold().cpu().numpy()
         return out
@@ -318,11 +420,19 @@ def widened(grid: torch.Tensor, factor: float) -> tuple[torch.Tensor, torch.Tens
 
 
 class NSGAN(GAN):
-    """Non-saturating GAN: the same critic, the generator maximises π0[log D∘g] instead."""
+    """Non-saturating GAN: the same critic, the generator maximises π0[log D∘g] instead; optionally R1."""
+
+    Config = NSGANConfig
 
     def g_loss(self, d_fake: torch.Tensor) -> torch.Tensor:
         """-π0[log D∘g] = π0[softplus(-l)]: strong gradients exactly where D rejects the fakes."""
         return F.softplus(-d_fake).mean()
+
+    def penalty(self, u_real, u_fake):
+        """γ/2 E_data[‖∇ l‖²] (Mescheder et al. 2018, eq. 9) on the packs of data, or None for γ = 0."""
+        if self.config.r1 == 0:
+            return None
+        return self.config.r1 * r1_penalty(self.score, u_real)
 
 
 class LSGAN(GAN):
@@ -347,8 +457,8 @@ class LSGAN(GAN):
 
     @classmethod
     def optimal_critic(cls, config, d_star):
-        """d* = (b p + a p_g) / (p + p_g) = a + (b - a) D*."""
-        return config.a + (config.b - config.a) * d_star
+        """d* = (b p + a p_g) / (p + p_g) = a + (b - a) D*, with D* of the packs (m copies of x)."""
+        return config.a + (config.b - config.a) * packed_optimum(d_star, config.pack)
 
     @classmethod
     def critic_range(cls, config):
@@ -412,7 +522,7 @@ class WGANGP(WassersteinGAN):
 
     Config = WGANGPConfig
 
-    def penalty(self, x_real, x_fake):
-        """λ E[(‖∇f(x̂)‖ - 1)²] on random interpolates between data and fakes."""
-        eps = torch.rand(len(x_real), device=x_real.device, generator=self.rng)
-        return self.config.gp_lambda * gradient_penalty(self.critic, x_real, x_fake, eps)
+    def penalty(self, u_real, u_fake):
+        """λ E[(‖∇f(x̂)‖ - 1)²] on random interpolates between packs of data and packs of fakes."""
+        eps = torch.rand(len(u_real), device=u_real.device, generator=self.rng)
+        return self.config.gp_lambda * gradient_penalty(self.score, u_real, u_fake, eps)
