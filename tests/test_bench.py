@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genmodels import cli
-from genmodels.bench import peers
+from genmodels.bench import defaults, peers
 from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
@@ -135,3 +135,14 @@ def _push(flow, x):
     for b, s_net, t_net in zip(flow.masks.flip(0), flow.s[::-1], flow.t[::-1]):
         x = b * x + (1 - b) * (x * torch.exp((1 - b) * s_net(b * x)) + (1 - b) * t_net(b * x))
     return x
+
+
+def test_the_defaults_search_reports_each_candidate_on_each_data_set_with_misses_counted_at_the_cap():
+    candidates = [defaults.Candidate(settings=(("layers", 2), ("hidden", 8))),
+                  defaults.Candidate(settings=(("layers", 2), ("hidden", 8)), lr=3e-3, batch=64)]
+    rows = defaults.search(candidates, ("moons",), seeds=1, cap_s=0.01, log=lambda line: None)
+    assert {r["candidate"] for r in rows} == {c.label() for c in candidates} and len(rows) == 2
+    for r in rows:  # 0.01 CPU s cannot reach the target: a miss, counted as the cap
+        assert r["missed"] == 1 and r["median_cpu_s"] == 0.01 and r["median_steps"] >= defaults.EVAL_EVERY
+    text = defaults.markdown(rows, seeds=1, cap_s=0.01)
+    assert text.startswith("## Choosing the defaults") and text.count("| realnvp(") == 2
