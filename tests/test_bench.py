@@ -146,3 +146,14 @@ def test_the_defaults_search_reports_each_candidate_on_each_data_set_with_misses
         assert r["missed"] == 1 and r["median_cpu_s"] == 0.01 and r["median_steps"] >= defaults.EVAL_EVERY
     text = defaults.markdown(rows, seeds=1, cap_s=0.01)
     assert text.startswith("## Choosing the defaults") and text.count("| realnvp(") == 2
+
+
+def test_the_step_profile_counts_operators_and_ours_dispatches_fewer_than_the_plain_realnvp():
+    """Operator counts do not depend on timing: ours fuses s and t and uses a fused Adam."""
+    from genmodels.bench import profile
+
+    out = profile.profiles("moons")
+    assert set(out) == {"genmodels", *(p.library for p in peers.available() if p.speed)}
+    for p in out.values():
+        assert p["ops_per_step"] > 0 and 0 < p["matmul_share"] < 1 and p["most_frequent"]
+    assert out["genmodels"]["ops_per_step"] < out["plain-torch"]["ops_per_step"] / 2
