@@ -25,6 +25,7 @@ from torch import nn
 from ..data import Dataset
 from ..models.flows.realnvp import RealNVPConfig
 from ..models.nets import mlp
+from ..training.rng import building_with
 
 LogProb = Callable[[torch.Tensor], torch.Tensor]
 
@@ -133,8 +134,8 @@ class OwnLoop:
 
     def __init__(self, peer: Peer, config: RealNVPConfig, data: Dataset, batch: int, device: torch.device,
                  seed: int = 0):
-        torch.manual_seed(seed)  # the peers' own initialisers draw from torch's global generator
-        self.model = PeerModel(*peer.build(config, data.dim)).to(device)
+        with building_with(torch.Generator().manual_seed(seed)):  # their initialisers take no generator
+            self.model = PeerModel(*peer.build(config, data.dim)).to(device)
         self.optimizers = {"model": torch.optim.Adam(self.model.parameters(), lr=peer.lr,
                                                      weight_decay=peer.weight_decay)}
         self.x = torch.as_tensor(data.train, device=device)
