@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test fuzz loadtest lint bench clean
+.PHONY: run test fuzz loadtest lint bench bench-defaults clean
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ BENCH_FLAGS ?= --quick
 bench: $(VENV)/dev-installed
 	$(PY) -m genmodels bench $(BENCH_FLAGS)
 	$(PY) -m playground.bench $(BENCH_FLAGS) --markdown BENCHMARKS.md
+
+# Which model settings, lr and batch size bring the default flow to the target NLLs soonest (minutes);
+# appends the "Choosing the defaults" section to the BENCHMARKS.md that `make bench` wrote.
+bench-defaults: $(VENV)/installed
+	$(PY) -m genmodels.bench.defaults --markdown BENCHMARKS.md
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check genmodels playground tests

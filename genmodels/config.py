@@ -26,7 +26,7 @@ class TrainConfig:
     patience: int = field(default=0, metadata={
         "min": 0, "max": 1_000_000, "help": "stop when the loss has not improved for this many steps (0: never)"})
     compile: bool = field(default=False, metadata={
-        "help": "torch.compile the training step: 1.0-1.2x the steps/s after a first compile of seconds to a "
+        "help": "torch.compile the training step: 1.3-1.9x the steps/s after a first compile of seconds to a "
                 "minute (then cached on disk); off, the first step comes at once"})
     stop_when: str = field(default="", metadata={
         "help": "stop at a target, e.g. 'loss < 1.3' (a logged curve, < or >, a number); empty: never"})

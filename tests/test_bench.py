@@ -4,9 +4,10 @@ import json
 import math
 
 import pytest
+import torch
 
 from genmodels import cli
-from genmodels.bench import gans, peers
+from genmodels.bench import defaults, gans, peers
 from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
@@ -26,12 +27,12 @@ def test_records_have_the_promised_keys_and_types(records):
     json.dumps(records)  # serialisable as written by --json
     for r in records:
         assert r["steps_per_s"] >= 0 and r["added_rss_mb"] >= 0 and r["threads"] >= 1
-        assert r["library"] in ("genmodels", *peers.BUILDERS)
+        assert r["library"] in ("genmodels", *(p.library for p in peers.PEERS))
 
 
 def test_one_speed_record_per_contender_and_thread_count(records):
     speed = [r for r in records if r["kind"] == "speed"]
-    contenders = bench.contenders(all_models=False)
+    contenders = [c for c in bench.contenders(all_models=False) if c.speed]
     assert len(speed) == len(contenders) * len({1, bench.os.cpu_count() or 1})
     assert {r["model"] for r in speed if r["library"] == "genmodels"} == set(bench.representatives())
     assert all(r["batch"] == bench.SPEED_DATA["moons"] for r in speed)
@@ -56,11 +57,25 @@ def test_fits_report_held_out_nll_and_entropy_for_exact_likelihood_models(record
         assert r["time_to_target_s"] is None or r["time_to_target_s"] > 0
 
 
-def test_peers_train_once_with_their_default_adam_and_once_with_ours(records):
-    for library in peers.available():
-        optimizers = {r["optimizer"] for r in records if r["library"] == library and r["kind"] == "speed"}
-        assert optimizers == {"Adam", "Adam (fused)"}
-        assert {r["optimizer"] for r in records if r["library"] == library and r["kind"] == "fit"} == {"Adam"}
+def test_peers_train_by_their_own_loop_with_torchs_adam_and_nsf_only_to_a_target(records):
+    peer_records = [r for r in records if r["library"] != "genmodels"]
+    assert {(r["library"], r["model"]) for r in peer_records} == {(p.library, p.model) for p in peers.available()}
+    assert {r["optimizer"] for r in peer_records} == {"Adam"}
+    assert {r["kind"] for r in peer_records if r["model"] == "nsf"} <= {"fit"}
+    assert any(r["library"] == "plain-torch" and r["kind"] == "speed" for r in records)  # needs no package
+
+
+def test_the_plain_realnvp_log_prob_is_the_change_of_variables_with_an_autograd_jacobian():
+    """log p(x) = log N(f(x); 0, I) + log |det ∂f/∂x|, the Jacobian by autograd, on random non-zero weights."""
+    torch.manual_seed(0)
+    flow = peers.PlainRealNVP(MODELS["realnvp"].Config(layers=3, hidden=8), 4).double()
+    for p in flow.parameters():
+        p.data.normal_(0, 0.3)
+    for x in torch.randn(3, 4, dtype=torch.float64):
+        jacobian = torch.func.jacrev(lambda y: _push(flow, y))(x)
+        log_base = torch.distributions.Normal(0.0, 1.0).log_prob(_push(flow, x)).sum()
+        expected = log_base + torch.linalg.slogdet(jacobian)[1]
+        assert float(flow.log_prob(x[None]).detach()) == pytest.approx(float(expected), abs=1e-10)
 
 
 def test_markdown_has_a_row_per_record_and_the_peer_ratios(records):
@@ -75,11 +90,11 @@ def test_markdown_has_a_row_per_record_and_the_peer_ratios(records):
 
 
 def test_missing_peers_are_skipped_with_a_note(monkeypatch):
-    monkeypatch.setattr(peers, "available", lambda: {})
+    monkeypatch.setattr(peers, "available", lambda: [])
     lines = []
     empty = bench.Budget(speed_data=(), fit_data=())
     assert bench.run_benchmarks(empty, log=lines.append) == []
-    assert sum("not installed" in line for line in lines) == len(peers.BUILDERS)
+    assert sum("not installed" in line for line in lines) == len(peers.PACKAGES)
     assert all(c.library == "genmodels" for c in bench.contenders(all_models=True))
     assert [c.model for c in bench.contenders(all_models=True) if not c.compiled] == list(MODELS)
 
@@ -87,7 +102,7 @@ def test_missing_peers_are_skipped_with_a_note(monkeypatch):
 def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "QUICK", bench.Budget(speed_data=(), fit_data=("8gaussians",), fit_seconds=0.01,
                                                      eval_every=2, all_models=False))
-    monkeypatch.setattr(peers, "available", lambda: {})
+    monkeypatch.setattr(peers, "available", lambda: [])
     monkeypatch.setattr(gans, "QUICK", gans.GANBudget(seeds=(0,), steps=1, cpu_seconds=0.01, data=("ring8",),
                                                       ablations=False, workers=1))
     out, md = tmp_path / "b.json", tmp_path / "B.md"
@@ -116,3 +131,32 @@ def test_peer_ratios_compare_like_with_like_and_skip_fits_without_a_target():
     rows = bench.peer_ratios(records)
     assert [row[2:4] + row[-2:] for row in rows] == [["steps/s", "moons", "1.50x", "2.25x"],
                                                      ["time to NLL 2.45", "moons", "3.00x", "–"]]
+
+
+def _push(flow, x):
+    """The plain flow's map towards the base, written out once more from its docstring."""
+    for b, s_net, t_net in zip(flow.masks.flip(0), flow.s[::-1], flow.t[::-1]):
+        x = b * x + (1 - b) * (x * torch.exp((1 - b) * s_net(b * x)) + (1 - b) * t_net(b * x))
+    return x
+
+
+def test_the_defaults_search_reports_each_candidate_on_each_data_set_with_misses_counted_at_the_cap():
+    candidates = [defaults.Candidate(settings=(("layers", 2), ("hidden", 8))),
+                  defaults.Candidate(settings=(("layers", 2), ("hidden", 8)), lr=3e-3, batch=64)]
+    rows = defaults.search(candidates, ("moons",), seeds=1, cap_s=0.01, log=lambda line: None)
+    assert {r["candidate"] for r in rows} == {c.label() for c in candidates} and len(rows) == 2
+    for r in rows:  # 0.01 CPU s cannot reach the target: a miss, counted as the cap
+        assert r["missed"] == 1 and r["median_cpu_s"] == 0.01 and r["median_steps"] >= defaults.EVAL_EVERY
+    text = defaults.markdown(rows, seeds=1, cap_s=0.01)
+    assert text.startswith("## Choosing the defaults") and text.count("| realnvp(") == 2
+
+
+def test_the_step_profile_counts_operators_and_ours_dispatches_fewer_than_the_plain_realnvp():
+    """Operator counts do not depend on timing: ours fuses s and t and uses a fused Adam."""
+    from genmodels.bench import profile
+
+    out = profile.profiles("moons")
+    assert set(out) == {"genmodels", *(p.library for p in peers.available() if p.speed)}
+    for p in out.values():
+        assert p["ops_per_step"] > 0 and 0 < p["matmul_share"] < 1 and p["most_frequent"]
+    assert out["genmodels"]["ops_per_step"] < out["plain-torch"]["ops_per_step"] / 2

@@ -1,8 +1,9 @@
 """`python -m genmodels bench`: how fast and how well the models train on this machine.
 
 For each model family (one representative with --quick, every registered model
-otherwise) and, where installed, the peer libraries' RealNVP of the same size
-(`peers.py`, trained by the same Trainer on the same batches), it measures:
+otherwise) and the peers (`peers.py`: a plain torch RealNVP, and where installed zuko's and
+normflows' RealNVP of the same size and zuko's NSF, each trained by its own documented loop), it
+measures:
 
 - `steps_per_s` headless (`Trainer(visual_interval=None)`), with 1 thread and all threads;
 - `ui_ratio` (1 thread, as the app trains): steps/s while the trainer also computes the
@@ -75,12 +76,11 @@ class Budget:
     speed_data: tuple[str, ...] = tuple(SPEED_DATA)
     all_models: bool = True  # every registered model, else one per family
     stop_at_target: bool = False  # end a fit when it reaches its target
-    peer_fused_adam: tuple[bool, ...] = (False, True)  # peers with their docs' Adam, and with our fused one
 
 
 FULL = Budget()
-QUICK = Budget(seconds=0.75, warm_up=0.3, repeats=2, fit_seconds=10.0, fit_data=("moons",),
-               all_models=False, stop_at_target=True, peer_fused_adam=(False,))
+QUICK = Budget(seconds=0.75, warm_up=0.3, repeats=2, fit_seconds=10.0, fit_data=("moons", "8gaussians"),
+               all_models=False, stop_at_target=True)
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,10 @@ class Contender:
     library: str  # "genmodels" or a peer library
     model: str
     build: Callable[[Dataset], GenerativeModel]
-    fit: bool = True  # also measure its time to target (peers: only as their docs train them)
+    fit: bool = True  # also measure its time to target
     compiled: bool = False  # trained with TrainConfig.compile
+    peer: peers.Peer | None = None  # a peer, trained by its own loop (`peers.OwnLoop`), not by our Trainer
+    speed: bool = True  # also measure its steps/s
 
 
 def representatives() -> list[str]:
@@ -100,17 +102,14 @@ def representatives() -> list[str]:
     return list(first.values())
 
 
-def contenders(all_models: bool, peer_fused_adam: tuple[bool, ...] = (False, True)) -> list[Contender]:
-    """Our models (all, or one per family), our RealNVP compiled, then each peer's RealNVP with
-    torch's default Adam and (`peer_fused_adam`) with ours."""
+def contenders(all_models: bool) -> list[Contender]:
+    """Our models (all, or one per family), our RealNVP compiled, then the peers (`peers.available`)."""
     names = list(MODELS) if all_models else representatives()
     out = [Contender("genmodels", name, partial(_ours, name)) for name in names]
     if "realnvp" in MODELS:
         out.append(Contender("genmodels", "realnvp", partial(_ours, "realnvp"), compiled=True))
-        config = MODELS["realnvp"].Config()
-        for library, build in peers.available().items():
-            for fused in peer_fused_adam:
-                out.append(Contender(library, "realnvp", partial(_peer, build, config, fused), fit=not fused))
+        out += [Contender(p.library, p.model, partial(_ours, p.model), peer=p, speed=p.speed)
+                for p in peers.available()]
     return out
 
 
@@ -118,14 +117,8 @@ def _ours(name: str, data: Dataset) -> GenerativeModel:
     return Setup(model=name).build_model(data)
 
 
-def _peer(build: Callable, config, fused: bool, data: Dataset) -> GenerativeModel:
-    model = build(config, data.dim)
-    model.fused_adam = fused
-    return model
-
-
 def missing_peers() -> list[str]:
-    return [name for name in peers.BUILDERS if name not in peers.available()]
+    return [name for name in peers.PACKAGES if name not in {p.package for p in peers.available()}]
 
 
 # -- memory -----------------------------------------------------------------------------------
@@ -162,8 +155,12 @@ def peak_rss_mb() -> float:
 
 
 # -- timing -----------------------------------------------------------------------------------
-def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device) -> tuple[Trainer, float | None]:
-    """The contender's trainer, and for a compiled one the seconds its first step took (compiling it)."""
+def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device
+                 ) -> tuple[Trainer | peers.OwnLoop, float | None]:
+    """The contender's trainer (a peer's own loop), and for a compiled one the seconds its first step took
+    (compiling it)."""
+    if c.peer is not None:
+        return peers.OwnLoop(c.peer, MODELS["realnvp"].Config(), data, batch, device), None
     config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0, compile=c.compiled)
     trainer = Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None,
                       limiter=Limiter(1))
@@ -180,7 +177,10 @@ def timed_rate(trainer: Trainer, seconds: float) -> tuple[float, float]:
     The trainer's background worker runs as the app runs it. `pause` returns once the
     running chunk has ended, so every counted step is timed. CPU time ignores other
     processes that compete for the cores, so on a shared machine it compares contenders better.
+    A peer's own loop times itself the same way, in the caller's thread.
     """
+    if isinstance(trainer, peers.OwnLoop):
+        return trainer.timed_rate(seconds)
     trainer.visual_interval = None
     before, start, cpu = trainer.training.step, time.perf_counter(), time.process_time()
     trainer.start()
@@ -220,7 +220,7 @@ def measure_speed(group: list[Contender], data: Dataset, batch: int, threads: in
     """Headless and UI steps/s of every contender, interleaved `budget.repeats` times."""
     torch.set_num_threads(threads)
     runs = []
-    for c in [c for c in group if models_the_data(c, data)]:
+    for c in [c for c in group if c.speed and models_the_data(c, data)]:
         ui = c.library == "genmodels" and (device.type != "cpu" or threads == 1)  # the app trains with one thread
         with PeakMemory(device) as mem:  # build, first steps and (ours) one round of visuals
             trainer, compile_s = make_trainer(c, data, batch, device)
@@ -293,7 +293,7 @@ def optimizer_label(trainer: Trainer) -> str:
 def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print,
                    devices: list[torch.device] | None = None) -> list[dict]:
     """Every measurement of the budget on each device: by default the CPU, and the best other device if any."""
-    group = contenders(budget.all_models, budget.peer_fused_adam)
+    group = contenders(budget.all_models)
     for name in missing_peers():
         log(f"note: {name} is not installed (pip install -r requirements-dev.txt); skipping its RealNVP")
     devices = devices or [torch.device("cpu")] + [d for d in [pick_device()] if d.type != "cpu"]
@@ -346,7 +346,8 @@ def peer_ratios(records: list[dict]) -> list[list[str]]:
         if r["library"] != "genmodels" and (r["kind"] == "speed" or r["target_nll"] is not None):
             ratios = [_ratio(ours.get((_key(r), compiled)), r) for compiled in (False, True)]
             measure = "steps/s" if r["kind"] == "speed" else f"time to NLL {r['target_nll']}"
-            rows.append([r["library"], r["optimizer"], measure, r["data"], str(r["batch"]), str(r["threads"]),
+            peer = r["library"] if r["model"] == "realnvp" else f"{r['library']} {r['model']}"
+            rows.append([peer, r["optimizer"], measure, r["data"], str(r["batch"]), str(r["threads"]),
                          r["device"], *ratios])
     return rows
 
@@ -434,9 +435,10 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
         "shared machine are noisy: compare rows of one table (measured minutes apart), not separate runs. "
         f"UI ratio = steps/s while the trainer also computes the page's visuals (every {UI_INTERVAL} s at most, "
         "and no more than LIVE_SHARE of the time) over headless steps/s, timed over whole periods of the "
-        "visuals. zuko and normflows are their RealNVP with our RealNVP's layers, width and depth, trained "
-        "by our Trainer on the same batches, once with torch's default Adam (as their docs train them) and "
-        "once with our fused Adam.",
+        "visuals. Peers (genmodels/bench/peers.py), each trained by its own documented loop (torch's Adam, "
+        "no trainer): plain-torch is RealNVP written the obvious way (masks, separate s and t networks), "
+        "zuko and normflows their RealNVP, all three with our RealNVP's layers, width and depth; zuko nsf is "
+        "zuko's NSF as its guide builds it (time to target only).",
         "",
         "## Training speed",
         "",

@@ -3,7 +3,8 @@
 Compiling a model's `loss` (and, through AOTAutograd, its backward) fuses each layer's
 small element-wise ops (bias, ReLU, tanh, exp, the log-det sums) into a few generated
 kernels and drops most per-op dispatch and allocation; for RealNVP on a CPU that is
-1.0-1.2x the steps/s (BENCHMARKS.md, 2026-12-02). The first step pays for it: seconds to a minute,
+1.3x the eager steps/s on 2D data (batch 512) and 1.4-1.9x on digits (batch 128), measured
+interleaved on a loaded machine (BENCHMARKS.md, 2026-12-02, issue 17). The first step pays for it: seconds to a minute,
 less once inductor's on-disk cache holds the graph. So it is a setting (`TrainConfig.compile`),
 off by default: the app wants its first step at once, a long CLI run gains.
 

@@ -64,7 +64,7 @@ def alternating_masks(dim: int, layers: int) -> list[torch.Tensor]:
 @dataclass(frozen=True)
 class RealNVPConfig(FlowConfig):
     layers: int = field(default=8, metadata={"min": 1, "max": 32, "help": "coupling layers"})
-    hidden: int = field(default=128, metadata={"min": 4, "max": 1024, "help": "hidden width of s and t"})
+    hidden: int = field(default=64, metadata={"min": 4, "max": 1024, "help": "hidden width of s and t"})
     depth: int = field(default=2, metadata={"min": 1, "max": 6, "help": "hidden layers of s and t"})
 
 
