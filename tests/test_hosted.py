@@ -179,3 +179,19 @@ def test_a_waiting_run_says_why_and_that_the_runs_take_turns():
     assert "place 1 in its queue" in text and "trains 2 runs at once (2 training processes, 1 run each)" in text
     assert "trained 2 s while others wait hands its slot on" in text and "take turns" in text
     assert "take turns" not in waiting(3, 1, Limits(time_slice=None)) and "1 run at once" in waiting(3, 1, Limits())
+
+
+def test_a_long_queue_shortens_the_turns_so_every_run_trains_soon(monkeypatch):
+    """With 2 s slices and 19 runs waiting, the run holding the slot hands it on after 2/19 s, not 2 s
+    (and never before MIN_TURN)."""
+    from genmodels.hosting import limiter as module
+
+    now = [0.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    limiter, runs = Limiter(1, time_slice=2.0), [object() for _ in range(20)]
+    for run in runs:
+        limiter.try_acquire(run)
+    now[0] = module.MIN_TURN - 0.01
+    assert not limiter.should_yield(runs[0])
+    now[0] = max(module.MIN_TURN, 2.0 / 19) + 0.01
+    assert limiter.should_yield(runs[0])

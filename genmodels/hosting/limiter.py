@@ -17,6 +17,8 @@ from collections import deque
 
 from .limits import Limits
 
+MIN_TURN = 0.2  # seconds: a turn is at least two training blocks
+
 
 class Limiter:
     def __init__(self, slots: int, time_slice: float | None = None):
@@ -45,11 +47,15 @@ class Limiter:
                 self._queue.remove(owner)
 
     def should_yield(self, owner: object) -> bool:
-        """True when `owner` has held its slot for a time slice and someone is waiting."""
+        """True when `owner` has held its slot for its turn and someone is waiting. A turn is a time slice
+        shared by the queue (at least MIN_TURN): every waiting run trains again within about a slice or
+        two, however long the queue (a class of 50 on two cores)."""
         with self._lock:
             since = self._active.get(id(owner))
-            return (since is not None and bool(self._queue) and self.time_slice is not None
-                    and time.monotonic() - since >= self.time_slice)
+            if since is None or not self._queue or self.time_slice is None:
+                return False
+            turn = max(min(MIN_TURN, self.time_slice), self.time_slice / len(self._queue))
+            return time.monotonic() - since >= turn
 
     def position(self, owner: object) -> int:
         """1-based place in the queue, 0 when holding a slot or not waiting."""

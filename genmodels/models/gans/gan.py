@@ -37,7 +37,6 @@ Two settings change every objective alike:
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,13 +99,18 @@ def build_nets(config, dim: int, shape: tuple[int, ...]) -> tuple[nn.Module, nn.
     """
     m = config.pack
     if len(shape) != 3:
-        return (mlp(config.latent_dim, dim, config.g_hidden, config.depth),
-                mlp(m * dim, 1, config.d_hidden, config.depth, leaky_relu))
+        return build_generator(config, dim, shape), mlp(m * dim, 1, config.d_hidden, config.depth, leaky_relu)
+    c, h, w = shape
+    return build_generator(config, dim, shape), conv_critic((m * c, h, w), config.channels)
+
+
+def build_generator(config, dim: int, shape: tuple[int, ...]) -> nn.Module:
+    if len(shape) != 3:
+        return mlp(config.latent_dim, dim, config.g_hidden, config.depth)
     if shape[1] % 4 or shape[2] % 4:
         raise UserError(
             f"GAN image networks need height and width divisible by 4; the images are {shape[1]}x{shape[2]}")
-    c, h, w = shape
-    return conv_generator(config.latent_dim, shape, config.channels), conv_critic((m * c, h, w), config.channels)
+    return conv_generator(config.latent_dim, shape, config.channels)
 
 
 def packed(x: torch.Tensor, m: int) -> torch.Tensor:
@@ -251,8 +255,11 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         self.generator, self.critic_net = build_nets(config, dim, self.shape)
-        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema > 0 else None
-        z = torch.randn(N_FIXED, config.latent_dim, generator=torch.Generator().manual_seed(0))
+        self.generator_ema = None
+        if config.ema > 0:  # built, not deep-copied: what counts a model's parameters sees it registered
+            self.generator_ema = build_generator(config, dim, self.shape).requires_grad_(False)
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+        z = torch.randn(N_FIXED, config.latent_dim, generator=torch.Generator().manual_seed(0), device="cpu")
         self.register_buffer("z_fixed", z)
         self.g_steps = 0
         self.timeline = Timeline()
