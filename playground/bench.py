@@ -230,7 +230,7 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
         f"`python -m playground.bench`: the app's default setup of each family, trained by the app's trainer "
         f"(1 torch thread) for {seconds:g} s per mode, median of {repeats} interleaved repeats. Headless: no "
         f"visuals; with visuals: the trainer computes the page's visuals every {limits().refresh:g} s at most "
-        "(and, with the page's cost of drawing them, in LIVE_SHARE of the time); "
+        "(and in at most LIVE_SHARE of the time); "
         f"with the page: the live panel is also redrawn every {limits().refresh:g} s in this process "
         "(through Streamlit's AppTest). CPU ms per redraw: the script thread's CPU time of one redraw, "
         "the mean and the median over all redraws, then the share of redraws that drew new visuals (whose "

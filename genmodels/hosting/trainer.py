@@ -30,7 +30,7 @@ from .limiter import Limiter, shared_limiter
 from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
-LIVE_SHARE = 0.1  # of a run's time at most goes to computing its live pictures
+LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
 
 
 class Trainer:

@@ -59,12 +59,15 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
     curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
+    m = getattr(config, "pack", 1)
+    packs = f" on {m} copies of x (PacGAN packing)" if m > 1 else ""
     d_star = None if optimal is None else Picture(
         "gan_dstar", lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
-        f"optimal {model.critic_label} from p and a KDE q of G's samples (grey: neither has mass) · "
-        f"JS ≈ {float(overlay['js_estimate']):.3f}")
+        f"optimal {model.critic_label}{' = pᵐ/(pᵐ+qᵐ), m = ' + str(m) if m > 1 else ''} from p and a KDE q of "
+        f"G's samples (grey: neither has mass) · JS ≈ {float(overlay['js_estimate']):.3f}")
     memo.row(st, v, [Picture("gan_critic", lambda: critic_picture(v, data, zrange).png(),
-                             f"{model.critic_label} over the plane (purple: says fake, green: says real), data green, "
+                             f"{model.critic_label}{packs} over the plane (purple: says fake, green: says real), "
+                             f"data green, "
                              f"fakes purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})"),
                      d_star], step)
     if optimal is None:
