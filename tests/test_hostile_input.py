@@ -106,11 +106,11 @@ def test_2_the_apps_caps_apply_when_a_checkpoint_is_uploaded(tmp_path, monkeypat
     import playground.session
     from playground.downloads import read_checkpoint
 
-    monkeypatch.setattr(playground.session, "limits", lambda: Limits(max_params=50_000))
+    monkeypatch.setattr(playground.session, "limits", lambda: Limits(max_params=20_000))
     path = tmp_path / "run.safetensors"
-    setup = Setup(model="realnvp")  # 136,216 parameters: a genuine checkpoint, over this server's cap
+    setup = Setup(model="realnvp")  # 35,352 parameters: a genuine checkpoint, over this server's cap
     checkpoint.save(str(path), setup.build_model(setup.load_data()).state_dict(), setup, 3)
-    with pytest.raises(UserError, match=r"136,216 parameters; this server allows at most 50,000"):
+    with pytest.raises(UserError, match=r"35,352 parameters; this server allows at most 20,000"):
         read_checkpoint(path.read_bytes(), "run.safetensors")
 
 

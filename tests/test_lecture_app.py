@@ -57,8 +57,7 @@ def test_choosing_a_preset_sets_the_sidebar_the_compared_run_and_the_url(apps):
     assert at.number_input(key="realnvp.layers").value == 8 and len(statuses(at)) == 1
 
     at.number_input(key="realnvp.layers").set_value(4).run()  # edited: the URL spells the setup out
-    assert query(at) == {"data": "moons", "model": "realnvp", "layers": "4", "hidden": "64", "steps": "1500",
-                         "lr": "0.002"}
+    assert query(at) == {"data": "moons", "model": "realnvp", "layers": "4", "steps": "1500", "lr": "0.002"}
     assert "changed from the preset" in at.caption[0].value
     at.button(key="preset.restore").click().run()
     assert query(at) == {"preset": "realnvp-coupling"} and at.number_input(key="realnvp.layers").value == 8
