@@ -6,13 +6,15 @@ benchmark (`playground.bench`) calls the same function to measure what an open p
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from genmodels.models import MODELS
 
 from . import figures, history
 from .controls import status_line
-from .pace import keep_time, live_period
+from .pace import PACE, keep_time, live_period
 from .session import Run
 from .views import BESIDE, VIEWS
 
@@ -37,9 +39,10 @@ def panel(run: Run) -> None:
 def draw(run: Run) -> None:
     """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures.
     The snapshot is in memory (the pool keeps it fresh): a refresh never waits for the run's host."""
-    t = run.trainer
+    start, t = time.thread_time(), run.trainer
     t.heartbeat()
     snap = t.snapshot()
     status_line(snap)
     st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
+    PACE.record(str(id(t)), time.thread_time() - start)

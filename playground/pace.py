@@ -23,12 +23,24 @@ STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # refresh periods a page may be given, 
 
 
 class Pace:
+    """The refresh period pages get: long enough that the open pages' redraws take at most `share` of a core,
+    judged two ways: ahead, from the pages drawing now and a redraw's measured cost (a class arriving), and
+    after, from this process's CPU use (everything else it does)."""
+
     def __init__(self, share: float = WEB_SHARE, clock=time.monotonic, cpu=time.process_time):
         self.share, self._clock, self._cpu = share, clock, cpu
         self._lock = threading.Lock()
         self._since, self._cpu_since = clock(), cpu()
         self.load = 0.0  # the process's CPU use in the last sample, in cores
-        self._scale = 1.0  # how much longer than asked pages refresh now
+        self._scale = 1.0  # how much longer than asked pages refresh now, from the CPU use
+        self._cost = 0.0  # CPU seconds of one redraw, a moving average
+        self._pages: dict[str, float] = {}  # page -> when it last redrew
+
+    def record(self, page: str, cpu_s: float) -> None:
+        """A page redrew, costing `cpu_s` CPU seconds."""
+        with self._lock:
+            self._cost = cpu_s if self._cost == 0 else 0.9 * self._cost + 0.1 * cpu_s
+            self._pages[page] = self._clock()
 
     def period(self, asked: float) -> float:
         """The refresh period for a page that asks for `asked` seconds, under the load measured now."""
@@ -38,7 +50,8 @@ class Pace:
                 self.load = (self._cpu() - self._cpu_since) / (now - self._since)
                 self._scale = min(max(1.0, self._scale * self.load / self.share), STEPS[-1] / STEPS[0])
                 self._since, self._cpu_since = now, self._cpu()
-            wanted = asked * self._scale
+                self._pages = {k: t for k, t in self._pages.items() if now - t < STEPS[-1] + SAMPLE_SECONDS}
+            wanted = max(asked * self._scale, len(self._pages) * self._cost / self.share)
         return next((s for s in STEPS if s >= wanted - 1e-9), STEPS[-1]) if wanted > asked else asked
 
     def slowed(self, asked: float) -> bool:

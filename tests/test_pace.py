@@ -40,3 +40,13 @@ def test_the_period_is_one_of_a_few_steps_and_bounded():
         c.advance(2.0, cores=5.0)
         assert pace.period(0.25) in STEPS
     assert pace.period(0.25) == STEPS[-1]
+
+
+def test_a_class_arriving_slows_the_pages_before_the_cpu_shows_it():
+    """Forty pages that each cost 20 ms a redraw need 1.6 s between redraws to stay within half a core."""
+    c = Clock()
+    pace = Pace(share=0.5, clock=lambda: c.now, cpu=lambda: c.cpu)
+    assert pace.period(0.25) == 0.25
+    for page in range(40):
+        pace.record(f"page {page}", 0.02)
+    assert pace.period(0.25) == 2.0  # the first step at or above 40 * 0.02 / 0.5 = 1.6 s

@@ -176,11 +176,11 @@ def test_visuals_come_with_the_snapshot():
     assert t.snapshot().visuals_step == 5
 
 
-@pytest.mark.parametrize(("live_share", "fresh_visuals"), [(1.0, True), (1e-12, False)])
+@pytest.mark.parametrize(("live_share", "fresh_visuals"), [(1e12, True), (1e-12, False)])
 def test_the_cost_of_visuals_spaces_them(monkeypatch, live_share, fresh_visuals):
-    """With no interval and all the time as the live share, visuals come after every chunk (the chunk's
-    step is the time they cost again). With a share so small that any cost is a budget of hours, the
-    first visuals (of step 0, made with the trainer) are the last until the run's end."""
+    """With no interval and a share so large that visuals cost nothing of it, they come after every chunk.
+    With a share so small that any cost is a budget of hours of training, the first visuals (of step 0,
+    made with the trainer) are the last until the run's end."""
     monkeypatch.setattr(train, "LIVE_SHARE", live_share)
     t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
     drawn = []

@@ -64,6 +64,7 @@ class Trainer:
 
     def _fresh_pictures(self) -> None:
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
+        self._trained_s, self._budget_due = 0.0, -math.inf  # seconds spent training; when visuals fit the budget
         self.timeline = Timeline()
         self._publish(visuals=self.visual_interval is not None)
 
@@ -83,6 +84,7 @@ class Trainer:
         ok = self.training.train(rounds, only, lambda: not self._interrupt and time.perf_counter() < deadline
                                  and not self._silent_for(self.idle_timeout))
         if ok:
+            self._trained_s += time.perf_counter() - start
             rate = (self.training.step - step) / max(time.perf_counter() - start, 1e-9)
             self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate  # smoothed steps/s
         return ok
@@ -97,15 +99,18 @@ class Trainer:
         """Make a new Snapshot. Visuals: None = when due, True/False = force.
 
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
-        computing them takes at most LIVE_SHARE of the run's time, whatever the model and machine.
+        computing them takes at most LIVE_SHARE of the time the run spent training, whatever the model and
+        machine, and however long it waited for its turn (a queued run's turns are not spent on pictures).
         """
         t, now = self.training, time.monotonic()
         if visuals is None:
-            visuals = self.visual_interval is not None and now >= self._visual_due
+            visuals = (self.visual_interval is not None and now >= self._visual_due
+                       and self._trained_s >= self._budget_due)
         if visuals and self._visuals_step != t.step:
             self._visuals, self._visuals_step = t.visuals(), t.step
             cost = time.monotonic() - now
-            self._visual_due = now + max(self.visual_interval or 0, cost / LIVE_SHARE)
+            self._visual_due = now + (self.visual_interval or 0)
+            self._budget_due = self._trained_s + cost / LIVE_SHARE
             self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())
