@@ -30,6 +30,7 @@ from .limiter import Limiter, shared_limiter
 from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
+QUEUE_POLL = 0.02  # seconds between a queued run's looks at the limiter: a freed slot idles at most this long
 LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
 
 
@@ -304,7 +305,7 @@ class Trainer:
         elif not self.limiter.try_acquire(self):
             t.status = "queued"
             self._publish()
-            self._cond.wait(timeout=0.2)
+            self._cond.wait(timeout=QUEUE_POLL)
         elif t.needs_compiling:
             t.status, t.message = "running", COMPILING
             self._publish(visuals=False)
