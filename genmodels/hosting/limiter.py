@@ -14,6 +14,7 @@ import functools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from .limits import Limits
 
@@ -26,10 +27,14 @@ class Limiter:
         self._lock = threading.Lock()
         self._queue: deque[object] = deque()
         self._active: dict[int, float] = {}  # id(owner) -> when it took its slot
+        self._wake: dict[int, Callable[[], None]] = {}  # id(owner) -> how to tell it a slot may be its
 
-    def try_acquire(self, owner: object) -> bool:
-        """Take a slot if `owner` is at the head of the queue and one is free; else join the queue."""
+    def try_acquire(self, owner: object, wake: Callable[[], None] | None = None) -> bool:
+        """Take a slot if `owner` is at the head of the queue and one is free; else join the queue, and
+        `wake()` is called when a slot frees with `owner` at the head (so it need not poll)."""
         with self._lock:
+            if wake is not None:
+                self._wake[id(owner)] = wake
             if id(owner) in self._active:
                 return True
             if owner not in self._queue:
@@ -43,8 +48,13 @@ class Limiter:
     def release(self, owner: object) -> None:
         with self._lock:
             self._active.pop(id(owner), None)
+            self._wake.pop(id(owner), None)
             if owner in self._queue:
                 self._queue.remove(owner)
+            head = self._queue[0] if self._queue and len(self._active) < self.slots else None
+            wake = self._wake.get(id(head)) if head is not None else None
+        if wake is not None:  # outside the lock: the woken owner takes it to acquire
+            wake()
 
     def should_yield(self, owner: object) -> bool:
         """True when `owner` has held its slot for its turn and someone is waiting. A turn is a time slice

@@ -30,7 +30,6 @@ from .limiter import Limiter, shared_limiter
 from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
-QUEUE_POLL = 0.02  # seconds between a queued run's looks at the limiter: a freed slot idles at most this long
 LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
 
 
@@ -302,10 +301,11 @@ class Trainer:
         elif not self._running:
             self.limiter.release(self)
             self._cond.wait(timeout=1.0)
-        elif not self.limiter.try_acquire(self):
-            t.status = "queued"
-            self._publish()
-            self._cond.wait(timeout=QUEUE_POLL)
+        elif not self.limiter.try_acquire(self, self._nudge):
+            if t.status != "queued" or self._snapshot.queue_position != self.limiter.position(self):
+                t.status = "queued"
+                self._publish()  # only news
+            self._cond.wait(timeout=0.2)  # or until `_nudge`: a slot freed with this run at the head
         elif t.needs_compiling:
             t.status, t.message = "running", COMPILING
             self._publish(visuals=False)
@@ -313,6 +313,14 @@ class Trainer:
         else:
             self._run_block()
         return None
+
+    def _nudge(self) -> None:
+        """Wake the worker if it waits (never blocks: a worker holding its lock is busy and looks soon)."""
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
 
     def _silent_for(self, timeout: float | None) -> bool:
         return timeout is not None and time.monotonic() - self.last_seen > timeout
