@@ -1,5 +1,6 @@
 """Shared test set-up: one torch thread (tests run beside each other on small CPUs), fixed seeds."""
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,9 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 torch.set_num_threads(1)
+# The app's runs train on host processes, one per core by default: two here on any machine (a 64-core
+# CI runner would otherwise start 64 interpreters with torch for the app tests).
+os.environ.setdefault("GENMODELS_HOSTS", "2")
 
 # Fuzzing (tests/test_fuzz.py): `make test` runs a small, derandomised budget; `make fuzz` a long random one
 # (`--hypothesis-profile=fuzz`). The deadlines bound each call, generously for a loaded 2-core machine.
