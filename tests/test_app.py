@@ -37,6 +37,7 @@ def test_default_page_is_moons_realnvp_with_plots(app):
 
 
 def test_train_advances_the_step_counter_and_pause_holds_it(app):
+    app.query_params["steps"] = "1000000"  # trains until paused, however fast the machine (or long a block)
     app.run()
     app.button(key="train").click().run()
     wait_until(app, lambda: step_of(app) > 5)

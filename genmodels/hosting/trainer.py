@@ -78,11 +78,11 @@ class Trainer:
 
     # -- blocks and snapshots (the caller holds the lock, or owns the trainer) ------------------------
     def _block(self, rounds: int, only: str | None = None) -> bool:
-        """Train up to `rounds` rounds for about chunk_seconds, or until a control waits or the page falls
-        silent. False if it diverged."""
+        """Train up to `rounds` rounds for about chunk_seconds, or until a control waits, the page falls
+        silent or the run's turn is over (others wait). False if it diverged."""
         deadline, start, step = time.perf_counter() + self.chunk_seconds, time.perf_counter(), self.training.step
         ok = self.training.train(rounds, only, lambda: not self._interrupt and time.perf_counter() < deadline
-                                 and not self._silent_for(self.idle_timeout))
+                                 and not self._silent_for(self.idle_timeout) and not self.limiter.should_yield(self))
         if ok:
             self._trained_s += time.perf_counter() - start
             rate = (self.training.step - step) / max(time.perf_counter() - start, 1e-9)
