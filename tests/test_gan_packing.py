@@ -9,20 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_gan import GAN_NAMES, build
 from torch import nn
 
 from genmodels.errors import UserError
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import LSGAN, NSGAN, packed, packed_optimum
-
-GAN_NAMES = [name for name, cls in MODELS.items() if cls.family == "gan"]
-SMALL = {"g_hidden": 16, "d_hidden": 16, "depth": 2, "channels": 4}
-
-
-def build(name, shape=(2,), **changes):
-    cls = MODELS[name]
-    torch.manual_seed(0)
-    return cls(cls.Config(**{**SMALL, **changes}), int(np.prod(shape)), shape)
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])

@@ -4,8 +4,8 @@ only the steps since its last state (issue 12)."""
 from __future__ import annotations
 
 import gc
-import re
 import os
+import re
 import subprocess
 import sys
 import time
