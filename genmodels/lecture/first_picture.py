@@ -2,8 +2,8 @@
 
 A lecturer opens a preset and presses Train; the hall should see what the preset is about
 within about ten seconds on a 2-core laptop. This trains every run of each preset as the
-app does (one `Trainer` thread each, started together, sharing the cores through the
-process-wide limiter, new visuals at most every REFRESH seconds) and reports the wall-clock
+app does (a `RunHandle` each on the shared pool of host processes, started together, new
+visuals at most every REFRESH seconds) and reports the wall-clock
 seconds from pressing Train until each run's latest visuals first pass its preset's check
 (`MEANINGFUL`), and the step they were of. A preset without a check of its own is timed to
 its first visuals after step 0 (the first picture of a trained model), which is marked.
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from ..data import Dataset, dataset_spec, load_dataset
 from ..evaluation.theory import sample_quality
-from ..hosting.trainer import Trainer
+from ..hosting.handle import RunHandle
+from ..hosting.pool import shared_pool, spec_for
 from ..training.snapshot import Snapshot
 from .presets import Preset, load_presets
 
@@ -75,14 +76,12 @@ class Timing:
 def time_preset(preset: Preset, timeout: float = TIMEOUT) -> list[Timing]:
     """Start every run of `preset` together and time each to its check; the runs are closed afterwards."""
     checks = MEANINGFUL.get(preset.name, {})
-    start = time.perf_counter()
     trainers = []
     try:
         for run in preset.runs:
             data = load_dataset(run.setup.data, dataset_spec(run.setup.data).data_seed(run.setup.train.seed))
-            trainer = Trainer(lambda s=run.setup, d=data: s.build_model(d), data, run.setup.train,
-                              visual_interval=REFRESH)
-            trainers.append((run, data, trainer))
+            trainers.append((run, data, RunHandle(shared_pool(), spec_for(run.setup, data, visual_interval=REFRESH))))
+        start = time.perf_counter()
         for _, _, trainer in trainers:
             trainer.start()
         done: dict[str, Timing] = {}
@@ -110,9 +109,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per preset before giving up")
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)  # as the app trains (GENMODELS_THREADS, default 1)
     for name in args.names or list(presets):
         for t in time_preset(presets[name], args.timeout):
             if args.json:
