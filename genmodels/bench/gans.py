@@ -11,14 +11,12 @@ is KL(G ‖ data) between smoothed histograms (`evaluation.metrics`).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import re
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,7 +26,8 @@ from ..evaluation.metrics import N_EVAL, histogram_divergences, histogram_edges,
 from ..models import MODELS
 from ..setup import Setup
 from ..training.loop import Training
-from .suite import table
+from . import report
+from .report import table
 
 EVAL_SEED = 0
 BLOCK = 25  # rounds between two looks at the CPU clock
@@ -113,32 +112,20 @@ def train_gan(c: Contender, data_name: str, seed: int, steps: int | None = None,
 
 
 def run_gan_benchmarks(budget: GANBudget = FULL, log: Callable[[str], None] = print) -> list[dict]:
-    """Every contender x dataset x seed, at the step budget and at the CPU budget, with 1 torch thread:
-    in this process for one worker, else each run in a process of its own, `budget.workers` at a time
-    (CPU seconds are each process's own)."""
+    """Every contender x dataset x seed, at the step budget and at the CPU budget, with 1 torch thread,
+    `budget.workers` runs at a time (`report.run_jobs`)."""
     jobs = [(c, data_name, seed, kind) for c in contenders(budget.ablations) for data_name in budget.data
             for seed in budget.seeds for kind in ({"steps": budget.steps}, {"cpu_seconds": budget.cpu_seconds})]
-    if budget.workers == 1:
-        saved = torch.get_num_threads()
-        try:
-            return [_logged(_one_thread_run(*job), log) for job in jobs]
-        finally:
-            torch.set_num_threads(saved)
-    context = multiprocessing.get_context("spawn")  # no torch thread pool inherited by a fork
-    with ProcessPoolExecutor(budget.workers, mp_context=context) as pool:
-        futures = [pool.submit(_one_thread_run, *job) for job in jobs]
-        return [_logged(future.result(), log) for future in futures]
+    return report.run_jobs(_run, jobs, budget.workers, partial(_log, log))
 
 
-def _logged(r: dict, log: Callable[[str], None]) -> dict:
+def _run(c: Contender, data_name: str, seed: int, kind: dict) -> dict:
+    return train_gan(c, data_name, seed, **kind)
+
+
+def _log(log: Callable[[str], None], r: dict) -> None:
     log(f"gan bench: {r['label']} {r['data']} seed {r['seed']} {r['budget']}: {r['modes']}/{r['total']} "
         f"modes, {100 * r['high_quality']:.1f}% hq, {r['steps']} steps in {r['cpu_s']:.1f} CPU s")
-    return r
-
-
-def _one_thread_run(c: Contender, data_name: str, seed: int, kind: dict) -> dict:
-    torch.set_num_threads(1)
-    return train_gan(c, data_name, seed, **kind)
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -186,16 +173,6 @@ def _budget_label(s: dict, budget: GANBudget) -> str:
     return f"{budget.steps} steps" if s["budget"] == "steps" else f"{budget.cpu_seconds:g} CPU s"
 
 
-SECTION = re.compile(r"^## GANs.*?(?=^## |\Z)", re.S | re.M)
-
-
 def write_section(path: str | Path, lines: list[str]) -> None:
     """Put the GAN section into the markdown file at `path`: in place of an earlier one, else at the end."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "\n".join(lines) + "\n"
-    if SECTION.search(text):
-        text = SECTION.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    report.write_section(path, lines, "## GANs")

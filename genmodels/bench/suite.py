@@ -57,6 +57,7 @@ from ..hosting.trainer import Trainer
 from ..models import MODELS, GenerativeModel
 from ..setup import Setup
 from . import peers
+from .report import table
 
 UI_INTERVAL = 0.25  # seconds between the app's refreshes (its live fragment's run_every)
 SPEED_DATA = {"moons": 512, "digits": 128}  # dataset -> batch size
@@ -394,10 +395,6 @@ def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return "–"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def model_label(r: dict) -> str:
