@@ -113,13 +113,15 @@ def test_log_prob_is_finite_and_the_same_in_any_batching(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
-def test_cli_trains_each_model_and_reports_test_nll_where_it_has_one(name, capsys):
+def test_cli_trains_each_model_and_reports_test_nll_and_test_elbo_where_it_has_them(name, capsys):
     assert main(["train", "--data", "8gaussians", "--model", name, "--steps", "20", "--hidden", "32", "--json",
                  "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["model"] == name and result["steps"] == 20 and "swd" in result
     assert ("test_nll" in result) == (name != "ebm")
     assert "test_nll" not in result or np.isfinite(result["test_nll"])
+    assert ("test_elbo" in result) == (name == "ddpm")  # Ho et al.'s bound, the ancestral sampler's
+    assert "test_elbo" not in result or np.isfinite(result["test_elbo"])
 
 
 @pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
