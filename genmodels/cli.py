@@ -106,26 +106,35 @@ def run_with_progress(training, steps: int):
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
-    """The speed and fit suite, then the GAN table; `--gans`: the GAN table alone, its section replaced in place."""
-    from .bench import gans
+    """The speed and fit suite, then the GAN and families tables; `--gans` or `--families`: that table alone,
+    its section replaced in place."""
+    from .bench import families, gans
     from .bench.suite import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
     from .device import pick_device
 
     log = functools.partial(print, file=sys.stderr)
-    records = []
-    if not args.gans:
+    suite_records, records = [], []
+    if not (args.gans or args.families):
         budget = QUICK if args.quick else FULL
         devices = None if args.device is None else [pick_device(args.device)]
-        records = run_benchmarks(budget, log=log, devices=devices)
+        suite_records = run_benchmarks(budget, log=log, devices=devices)
         with open(args.markdown, "w") as f:
-            f.write(markdown(records, budget, machine()))
-    gan_budget = gans.QUICK if args.quick else gans.FULL
-    gan_records = gans.run_gan_benchmarks(gan_budget, log=log)
-    gans.write_section(args.markdown, gans.markdown_section(gan_records, gan_budget))
+            f.write(markdown(suite_records, budget, machine()))
+        records += suite_records
+    if not args.families:
+        gan_budget = gans.QUICK if args.quick else gans.FULL
+        gan_records = gans.run_gan_benchmarks(gan_budget, log=log)
+        gans.write_section(args.markdown, gans.markdown_section(gan_records, gan_budget))
+        records += gan_records
+    if not args.gans:
+        family_budget = families.QUICK if args.quick else families.FULL
+        family_records = families.run_family_benchmarks(family_budget, log=log)
+        families.write_section(args.markdown, families.markdown_section(family_records, family_budget))
+        records += family_records
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(records + gan_records, f, indent=1)
-    for row in peer_ratios(records):
+            json.dump(records, f, indent=1)
+    for row in peer_ratios(suite_records):
         print(", ".join(f"{name}: {value}" for name, value in zip(PEER_HEADER, row)))
     print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
 
@@ -163,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", help="measure on this device only (default: the CPU, and the GPU if there is one)")
     bench.add_argument("--gans", action="store_true",
                        help="only the GAN mode-coverage table (its section of the markdown is replaced)")
+    bench.add_argument("--families", action="store_true",
+                       help="only every family on the same 2D data (test NLL, SWD), its section replaced in place")
     bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
     preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",

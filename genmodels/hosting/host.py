@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..data import Dataset, load_dataset
+from ..data import DATA_ROOT, Dataset, load_dataset
 from ..device import use_training_threads
 from ..errors import UserError
 from ..setup import Setup
@@ -24,7 +24,6 @@ from ..training.snapshot import Snapshot
 from .limiter import Limiter
 from .trainer import Trainer
 
-DATA_DIR = "GENMODELS_DATA"
 CHECKPOINT_SECONDS = 3.0  # a run's state goes back to its handle this often while it trains
 CALL_TIMEOUT = 60.0  # seconds a host may take to answer before it counts as lost (a control waits a block)
 COMMANDS = {"start", "pause", "step", "stop", "reset", "load_weights", "checkpoint"}
@@ -46,32 +45,16 @@ class RunSpec:
     idle_timeout: float | None = None
     drop_timeout: float | None = None
     chunk_seconds: float | None = None
-    data_dir: str | None = dataclasses.field(default_factory=lambda: os.environ.get(DATA_DIR))
+    data_dir: str | None = dataclasses.field(default_factory=lambda: os.environ.get(DATA_ROOT))
 
     def dataset(self) -> Dataset:
         return self.data if self.data is not None else _named(self.setup.data, self.setup.train.seed, self.data_dir)
 
 
-_loading = threading.Lock()
-
-
 @functools.lru_cache(maxsize=32)
 def _named(name: str, seed: int, data_dir: str | None) -> Dataset:
-    """A named dataset, its files read from `data_dir` (the environment is the loaders' only input)."""
-    with _loading:
-        saved = os.environ.get(DATA_DIR)
-        _set_env(DATA_DIR, data_dir)
-        try:
-            return load_dataset(name, seed)
-        finally:
-            _set_env(DATA_DIR, saved)
-
-
-def _set_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+    """A named dataset, its files read from `data_dir`; one copy per host however many runs train on it."""
+    return load_dataset(name, seed, data_dir)
 
 
 @dataclass(frozen=True)
