@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"seconds per timed run (default {FULL_SECONDS:g}; 1 s runs are noisy by about ±0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--markdown", type=Path, help="append the results as a section to this file")
+    parser.add_argument("--note", default="", help="a line heading the section (when, where, the machine's load)")
     parser.add_argument("--at-rest", action="store_true",
                         help="only the CPU ms of a redraw with training paused (same pictures, new pictures)")
     args = parser.parse_args(argv)
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     seconds = QUICK_SECONDS if args.quick else args.seconds
     records = measure(seconds, args.repeats)
-    text = markdown(records, seconds, args.repeats)
+    text = markdown(records, seconds, args.repeats, args.note)
     print(text)
     if args.markdown:
         with args.markdown.open("a") as f:
