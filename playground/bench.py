@@ -1,15 +1,16 @@
 """`python -m playground.bench [--quick] [--seconds S] [--markdown FILE]`: what an open page costs training.
 
-For the default setup of each family (moons with realnvp, vae and gan; digits with vae)
-a `Trainer` with the app's settings (1 torch thread, visuals at most once per refresh) trains
-in a background thread of this process while this measures steps/s
+For the default setup of each family (moons with realnvp and vae, 8gaussians with nsgan and
+flow-matching, digits with vae) runs train as the app trains them: on the app's host processes
+(`shared_pool()`, one torch thread each, at nice 10), reached through a `RunHandle`, while this
+process, the web process, measures steps/s
 
-- headless: `visual_interval=None`, nothing drawing;
-- visuals: the trainer computes the page's visuals every refresh at most, nothing drawing;
-- page: as visuals, and this process also redraws the live panel every refresh
-  (`live.draw`, the fragment's body: status line, loss curves, the family's view),
-  as an open tab makes the server do. The app trains on hosts, other processes, so there the
-  page costs training only CPU time, not Python's lock: "with the page" is the worst case.
+- headless: a run opened with `visual_interval=None`, nothing drawing;
+- visuals: a run opened as the app opens it (visuals at most once per refresh), nothing drawing;
+- page: that same run, and this process also redraws the live panel every refresh
+  (`live.draw`, the fragment's body: status line, loss curves, the family's view) from the
+  snapshots the pool brings, as an open tab makes the server do. The host trains in another
+  process, so the page costs training CPU time (on a machine with cores to spare, nothing).
 
 The page is drawn through `streamlit.testing.v1.AppTest`, not in bare mode. Bare mode
 (calling the views outside `streamlit run`) builds and serialises every figure too, and
@@ -18,16 +19,15 @@ is enqueued, so the hash of each message (a deterministic protobuf serialisation
 of the whole element, in `ScriptRunContext.enqueue`) is never computed, and widgets ignore
 their state (a slider always returns its default). AppTest runs `live.draw` in a real
 script-run context with the session state kept across runs, so every element goes through
-what `streamlit run` does with it: plotly's `to_dict` and `to_json`, Vega-Lite specs and
-their Arrow data, and that hash. Left out: the server's websocket write (one more
-serialisation of each message) and the browser. AppTest also starts a script thread per run
-and parses the messages into its element tree (about 3 ms of CPU per redraw here), work a
-server does not do, so "with the page" is slightly pessimistic. "CPU ms per redraw" is the
+what `streamlit run` does with it: Vega-Lite specs and their Arrow data, the pictures' HTML,
+and that hash. Left out: the server's websocket write (one more serialisation of each message)
+and the browser. AppTest also starts a script thread per run and parses the messages into its
+element tree, work a server does not do, outside the time measured. "CPU ms per redraw" is the
 CPU time of the script thread inside `live.draw` only (`time.thread_time`): its mean and
 median over redraws, and the medians of the redraws that drew new visuals (their pictures are
-built) and of those that did not (the same pictures sent again). Then, with training paused
-(no thread beside the page), the median CPU time of a redraw that sends the same pictures
-again and of one that builds them all anew.
+built) and of those that did not (the same pictures sent again). Then, with training paused,
+the median CPU time of a redraw that sends the same pictures again and of one that builds them
+all anew.
 
 Timings on a shared CPU are noisy: each repeat visits every setup and mode once, back to
 back, and the median over repeats is reported.
@@ -41,16 +41,17 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
 from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
-from genmodels.hosting.trainer import Trainer
+from genmodels.hosting.handle import RunHandle
+from genmodels.hosting.pool import shared_pool, spec_for
 from genmodels.setup import Setup
 
 from .session import Run, limits
 
-SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("moons", "gan"), ("digits", "vae"))
+SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("8gaussians", "nsgan"), ("digits", "vae"),
+          ("8gaussians", "flow-matching"))
 MODES = ("headless", "visuals", "page")
 LONG_RUN = 1_000_000  # steps: no run ends while it is measured
 QUICK_SECONDS, FULL_SECONDS = 1.0, 4.0  # per timed run
@@ -98,9 +99,11 @@ def rest_page(run, cpu_s, fresh):  # an AppTest script, as `page`
 
 @dataclasses.dataclass
 class Bench:
-    """One setup's trainer and open page, and what was measured on them."""
+    """One setup's two runs on the app's hosts (one headless, one watched as the app watches it), its open
+    page, and what was measured on them."""
 
-    run: Run
+    run: Run  # the watched run
+    headless: RunHandle
     app: AppTest
     cpu_s: list[float] = dataclasses.field(default_factory=list)
     new: list[bool] = dataclasses.field(default_factory=list)  # per redraw: did it draw new visuals
@@ -110,31 +113,41 @@ class Bench:
     def open(cls, data_name: str, model: str, warm_up: float) -> Bench:
         setup = Setup(data=data_name, model=model)
         setup = dataclasses.replace(setup, train=dataclasses.replace(setup.train, steps=LONG_RUN))
-        data = load_dataset(data_name, setup.train.seed)
-        trainer = Trainer(lambda: setup.build_model(data), data, setup.train, visual_interval=limits().refresh)
-        run, cpu_s, new = Run(setup, data, trainer), [], []
-        bench = cls(run, AppTest.from_function(page, args=(run, cpu_s, new), default_timeout=120), cpu_s, new)
+        data = load_dataset(data_name, setup.train.seed)  # the page's copy: the hosts load their own by name
+
+        def handle(visual_interval: float | None) -> RunHandle:  # no idle pause: no page beats in some modes
+            return RunHandle(shared_pool(), spec_for(setup, data, visual_interval=visual_interval))
+
+        run, headless, cpu_s, new = Run(setup, data, handle(limits().refresh)), handle(None), [], []
+        bench = cls(run, headless, AppTest.from_function(page, args=(run, cpu_s, new), default_timeout=120), cpu_s,
+                    new)
         try:
-            bench.timed("page", warm_up)  # imports, first visuals, first figures: not counted
+            bench.timed("page", warm_up)  # imports, first visuals, first pictures: not counted
+            bench.timed("headless", warm_up)
         except BaseException:
-            run.trainer.close()
+            bench.close()
             raise
         cpu_s.clear()
         new.clear()
         return bench
 
+    def close(self) -> None:
+        self.run.trainer.close()
+        self.headless.close()
+
     def timed(self, mode: str, seconds: float) -> float:
-        """Train for about `seconds` in `mode`; steps per wall-clock second."""
-        t = self.run.trainer
-        t.visual_interval = None if mode == "headless" else limits().refresh
-        before, start = t.training.step, time.perf_counter()
+        """Train for about `seconds` in `mode` on the host; steps per wall-clock second, from the run's
+        snapshots before its start and after its pause (the pause returns once the running block ended:
+        every counted step is timed)."""
+        t = self.headless if mode == "headless" else self.run.trainer
+        before, start = t.snapshot().step, time.perf_counter()
         t.start()
         if mode == "page":
             self.redraw_until(start + seconds)
         else:
             time.sleep(seconds)
-        t.pause()  # returns once the running chunk has ended: every counted step is timed
-        return (t.training.step - before) / (time.perf_counter() - start)
+        t.pause()
+        return (t.snapshot().step - before) / (time.perf_counter() - start)
 
     def redraw_until(self, end: float) -> None:
         """A redraw every refresh period, as the fragment's timer asks (back to back when one is late)."""
@@ -184,8 +197,6 @@ class Bench:
 def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
             setups: tuple[tuple[str, str], ...] = SETUPS) -> list[dict]:
     """Steps/s of each setup headless, with visuals and with the page open; one record per setup."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the app trains (GENMODELS_THREADS, default 1)
     benches: list[Bench] = []
     try:
         for data, model in setups:
@@ -197,8 +208,7 @@ def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
         return [bench.record() | bench.at_rest(REST_REDRAWS) for bench in benches]
     finally:
         for bench in benches:
-            bench.run.trainer.close()
-        torch.set_num_threads(saved)
+            bench.close()
 
 
 def rest_costs(warm_up: float = 1.0, setups: tuple[tuple[str, str], ...] = SETUPS) -> list[dict]:
@@ -209,12 +219,12 @@ def rest_costs(warm_up: float = 1.0, setups: tuple[tuple[str, str], ...] = SETUP
         try:
             records.append({"data": data, "model": model, **bench.at_rest(REST_REDRAWS)})
         finally:
-            bench.run.trainer.close()
+            bench.close()
     return records
 
 
-def markdown(records: list[dict], seconds: float, repeats: int) -> str:
-    """The "## The open page" section of BENCHMARKS.md."""
+def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") -> str:
+    """The "## The open page" section of BENCHMARKS.md; `note` (when and where it ran) heads it."""
     header = ["data", "model", "batch", "headless steps/s", "with visuals", "with the page", "visuals / headless",
               "page / headless", "CPU ms per redraw (mean)", "(median)", "redraws with new visuals",
               "their median", "median of the others", "at rest: same pictures", "new pictures"]
@@ -227,16 +237,20 @@ def markdown(records: list[dict], seconds: float, repeats: int) -> str:
     return "\n".join([
         "## The open page",
         "",
-        f"`python -m playground.bench`: the app's default setup of each family, trained by the app's trainer "
-        f"(1 torch thread) for {seconds:g} s per mode, median of {repeats} interleaved repeats. Headless: no "
-        f"visuals; with visuals: the trainer computes the page's visuals every {limits().refresh:g} s at most "
-        "(and in at most LIVE_SHARE of the time); "
-        f"with the page: the live panel is also redrawn every {limits().refresh:g} s in this process "
-        "(through Streamlit's AppTest). CPU ms per redraw: the script thread's CPU time of one redraw, "
-        "the mean and the median over all redraws, then the share of redraws that drew new visuals (whose "
-        "pictures are built then), their median, and the median of the others (the same pictures sent again). "
-        f"At rest: with training paused, the median of {REST_REDRAWS} redraws sending the same pictures again, "
-        "and of as many building every picture anew (steadier than the others on a busy machine).",
+        *([note, ""] if note else []),
+        f"`python -m playground.bench`: the app's default setup of each family, trained as the app trains it, on "
+        f"the app's host processes through a `RunHandle` (1 torch thread, nice 10), for {seconds:g} s per mode, "
+        f"median of {repeats} interleaved repeats; steps/s from the run's own step counter over the wall-clock "
+        "time from its start to its pause. Headless: a run opened without visuals; with visuals: a run opened as "
+        f"the app opens it, its host computing the page's visuals every {limits().refresh:g} s at most (and in at "
+        f"most LIVE_SHARE of its training time), no page; with the page: that run while this process, the web "
+        f"process, also redraws the live panel every {limits().refresh:g} s from the snapshots its pool brings "
+        "(through Streamlit's AppTest). CPU ms per redraw: the CPU time of the thread that runs the live panel's "
+        "body (`live.draw`) in one redraw, the mean and the median over all redraws, then the share of redraws "
+        "that drew new visuals (whose pictures are built then), their median, and the median of the others (the "
+        f"same pictures sent again). At rest: with training paused, the median of {REST_REDRAWS} redraws sending "
+        "the same pictures again, and of as many building every picture anew (steadier than the others on a busy "
+        "machine).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -256,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"seconds per timed run (default {FULL_SECONDS:g}; 1 s runs are noisy by about ±0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--markdown", type=Path, help="append the results as a section to this file")
+    parser.add_argument("--note", default="", help="a line heading the section (when, where, the machine's load)")
     parser.add_argument("--at-rest", action="store_true",
                         help="only the CPU ms of a redraw with training paused (same pictures, new pictures)")
     args = parser.parse_args(argv)
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     seconds = QUICK_SECONDS if args.quick else args.seconds
     records = measure(seconds, args.repeats)
-    text = markdown(records, seconds, args.repeats)
+    text = markdown(records, seconds, args.repeats, args.note)
     print(text)
     if args.markdown:
         with args.markdown.open("a") as f:

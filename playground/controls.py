@@ -63,18 +63,21 @@ def status_line(snap: Snapshot, label: str = "") -> None:
     rate = f"{snap.steps_per_s:,.0f} steps/s" if snap.steps_per_s else "—"
     prefix = f"{label} · " if label else ""
     st.markdown(f"{prefix}**step {snap.step}** · {rate} · {snap.status} · device `{snap.device}`")
+    # The notice's place, there with or without a notice: a notice that comes and goes (queued for a moment)
+    # must not move the elements below it, or the browser builds them anew (a chart blank while it does).
+    notice = st.empty()
     if snap.status == "diverged":
-        st.error(snap.message)
+        notice.error(snap.message)
     elif snap.status == "queued":
-        st.info(waiting(snap.queue_position, shared_pool().hosts, limits()))
+        notice.info(waiting(snap.queue_position, shared_pool().hosts, limits()))
     elif snap.status == "closed":
-        st.warning(f"{snap.message}. Press Reset to start again.")
+        notice.warning(f"{snap.message}. Press Reset to start again.")
     elif snap.status == "paused" and snap.message:
-        st.info(f"{snap.message}; press Resume to go on")
+        notice.info(f"{snap.message}; press Resume to go on")
     elif snap.status == "done" and snap.message:
-        st.success(snap.message)
+        notice.success(snap.message)
     elif snap.message:
-        st.info(snap.message)
+        notice.info(snap.message)
 
 
 def waiting(place: int, hosts: int, caps: Limits) -> str:

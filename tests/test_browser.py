@@ -130,15 +130,7 @@ def test_train_in_a_real_browser(server, browser):
         page.close()
 
 
-# Known defects, reported by this test without failing the suite until they are fixed: the diffusion page's loss
-# chart is sometimes empty for one sample (seen 2026-12-02 on an idle machine, about one run in three); the GAN
-# page once showed no status line within 30 s in a full `make test` run (2026-12-02 03:45, passing alone).
-KNOWN_FLAKY = pytest.mark.xfail(reason="diffusion: loss chart sometimes empty for a sample; gan: slow first status "
-                                       "line once in a full run", strict=False)
-
-
-@pytest.mark.parametrize("family", [pytest.param(f, marks=KNOWN_FLAKY) if f in ("diffusion", "gan") else f
-                                    for f in FAMILY_PAGES])
+@pytest.mark.parametrize("family", FAMILY_PAGES)
 def test_a_training_family_page_keeps_every_chart_and_makes_no_webgl_context(server, browser, family):
     query, pictures = FAMILY_PAGES[family]
     page = open_page(browser, f"{server}/?{query}")

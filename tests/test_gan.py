@@ -14,7 +14,7 @@ from torch import nn
 
 from genmodels.data.toy2d import EIGHT_GAUSSIANS, RING8
 from genmodels.evaluation.metrics import mode_coverage
-from genmodels.evaluation.theory import gan_overlay, js_at_optimum, optimal_discriminator
+from genmodels.evaluation.theory import gan_overlay, js_at_optimum, kde_log_prob, optimal_discriminator, sample_quality
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import GAN, LSGAN, NSGAN, WGANGP, Timeline, gradient_penalty
 
@@ -165,6 +165,29 @@ def test_overlay_js_near_zero_for_perfect_samples_and_large_for_collapse():
     assert np.isnan(d_star[0]) and 0.2 < d_star[at_mode] < 0.8  # a far corner is 0/0; at a mode p ≈ q
     assert float(good["js_estimate"]) < 0.05 and float(bad["js_estimate"]) > 0.5
     assert float(bad["js_estimate"]) <= math.log(2) + 0.01
+
+
+def test_the_kde_is_the_mean_of_gaussian_kernels_evaluated_point_by_point():
+    r = np.random.default_rng(4)
+    x, centres, h = r.normal(size=(7, 2)), r.normal(size=(30, 2)), 0.3
+    kernels = np.exp(-((x[:, None] - centres[None]) ** 2).sum(-1) / (2 * h * h)) / (2 * math.pi * h * h)
+    np.testing.assert_allclose(kde_log_prob(x, centres, h), np.log(kernels.mean(1)), rtol=1e-12)
+
+
+def test_a_gan_runs_visuals_carry_d_star_and_the_samples_quality_where_the_density_is_known():
+    """Made with the model's visuals on the run's host, not by the page: the same values as the theory's
+    functions give on those visuals."""
+    from genmodels.data import load_dataset
+    from genmodels.setup import Setup
+    from genmodels.training.loop import Training
+
+    setup = Setup.from_query({"data": "8gaussians", "model": "nsgan", "g_hidden": "16", "d_hidden": "16"})
+    data = load_dataset("8gaussians", 0)
+    v = Training(lambda: setup.build_model(data), data, setup.train, device="cpu").visuals()
+    np.testing.assert_array_equal(v["d_star"], gan_overlay(v, data)["d_star"])
+    assert {k: float(a) for k, a in v.items() if k.startswith("quality_")} == {
+        f"quality_{k}": value for k, value in sample_quality(v["samples"], data).items()}
+    assert "modes" in sample_quality(v["samples"], data)
 
 
 # -- gradient penalty ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -85,6 +86,33 @@ def test_a_tab_that_stops_refreshing_pauses_its_run_on_the_host():
     host.command("a", "start")
     wait_for(lambda: host.poll({"a": (0, 10.0)})["a"].snapshot.status == "paused", what="the idle pause")
     assert "without a page refresh" in host.poll({"a": (0, 10.0)})["a"].snapshot.message
+
+
+def test_a_handle_keeps_its_visuals_dict_while_the_host_says_they_are_unchanged():
+    """Updates cross as pickles, so every one brings new objects; a page memoises its pictures by the
+    visuals' identity, so a handle keeps the visuals it has while its host sends the same ones."""
+    host = Host()
+    crossed = lambda update: pickle.loads(pickle.dumps(update))  # noqa: E731
+
+    class OneHost:  # the pool's side of a handle, in this process
+        def open(self, handle):
+            return crossed(host.open(handle.id, handle.spec))
+
+        def close(self, run_id):
+            host.close(run_id)
+
+    handle = RunHandle(OneHost(), RunSpec(small(), visual_interval=3600.0))  # visuals at step 0 only, unforced
+    first = handle.snapshot().visuals
+    handle.receive(crossed(host.command(handle.id, "start")))
+    wait_for(lambda: handle.receive(crossed(host.poll({handle.id: (0, 0.0)})[handle.id]))
+             or handle.snapshot().step > 5, what="training on the host")
+    snap = handle.snapshot()
+    assert snap.visuals is first and snap.visuals_step == 0 and "log_density" in first
+    handle.receive(crossed(host.command(handle.id, "pause")))
+    handle.receive(crossed(host.command(handle.id, "step")))  # a single step draws new visuals
+    snap = handle.snapshot()
+    assert snap.visuals is not first and snap.visuals_step == snap.step > 5
+    handle.close()
 
 
 @pytest.fixture(scope="module")

@@ -62,3 +62,16 @@ def test_a_square_box_holds_the_central_points_and_keeps_its_edges_while_they_mo
     assert x1 - x0 == y1 - y0 and x0 < lo[0] and hi[0] < x1 and y0 < lo[1] and hi[1] < y1
     assert square_box(points * 1.001 + 0.001) == (x0, x1, y0, y1)  # round edges: a small move keeps the axes
     assert (x1 - x0) / 2 <= 1.25 * (hi - lo).max() / 2 * 1.15  # not much looser than asked
+
+
+def test_a_png_decodes_to_the_pixels_it_was_written_from():
+    """Grey, RGB and palette pixels, random (every filter difference occurs) and with repeated rows, through Pillow."""
+    rng = np.random.default_rng(1)
+    grey = np.repeat(rng.integers(0, 256, (5, 7), dtype=np.uint8), 3, 0)
+    colour = rng.integers(0, 256, (6, 4, 3), dtype=np.uint8)
+    indices = rng.integers(0, 5, (9, 8), dtype=np.uint8)
+    palette = rng.integers(0, 256, 15, dtype=np.uint8)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(raster.png(grey)))), grey)
+    np.testing.assert_array_equal(decoded(raster.png(colour)), colour)
+    picture = raster.Raster(indices, palette.tobytes())
+    np.testing.assert_array_equal(decoded(raster.png(picture)), palette.reshape(5, 3)[indices])

@@ -1,8 +1,10 @@
 """Known-density theory for the GAN views, computed from a snapshot's samples and the dataset.
 
-The model never sees the data density, so these live beside it: the app calls
-`gan_overlay` on `snap.visuals` (once per new visuals step) and `sample_quality` on each
-timeline entry (once per entry), which makes the mode-coverage and JS curves over training.
+The model never sees the data density, so these live beside it: a run adds `gan_theory` to a
+GAN's visuals where they are made (`Training.visuals`, through `BESIDE_VISUALS`), on the run's
+host and in its budget for pictures, not in the web process that draws them; the page calls
+`sample_quality` on each timeline entry (once per entry), which makes the mode-coverage and JS
+curves over training.
 
 Optimal discriminator (course notes, "Loss function and Jensen-Shannon divergence"):
     D*(x) = p(x) / (p(x) + p_g(x)),   and   π[log D*] + p_g[log(1 - D*)] = 2 JS(p, p_g) - log 4,
@@ -25,16 +27,25 @@ N_KDE, N_OVERLAY_DATA = 1000, 1000
 LOG_NEGLIGIBLE = math.log(1e-3)
 
 
-def kde_log_prob(x: np.ndarray, centres: np.ndarray, bandwidth: float) -> np.ndarray:
-    """log q(x) for q = (1/n) Σ_i N(x; c_i, h² I), evaluated in float64."""
+def squared_distances(x: np.ndarray, centres: np.ndarray) -> torch.Tensor:
+    """‖x_j − c_i‖² for every pair, float64: ‖x‖² + ‖c‖² − 2 x·c (one matrix product, half cdist's time)."""
     x, c = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(centres, dtype=torch.float64)
-    log_k = -torch.cdist(x, c) ** 2 / (2 * bandwidth**2) - x.shape[1] / 2 * math.log(2 * math.pi * bandwidth**2)
-    return (torch.logsumexp(log_k, 1) - math.log(len(c))).numpy()
+    return torch.addmm((x * x).sum(1, keepdim=True), x, c.T, alpha=-2).add_((c * c).sum(1)).clamp_(min=0)
+
+
+def kde_log_prob(x: np.ndarray, centres: np.ndarray, bandwidth: float,
+                 distances: torch.Tensor | None = None) -> np.ndarray:
+    """log q(x) for q = (1/n) Σ_i N(x; c_i, h² I), evaluated in float64 (from `distances`, the
+    `squared_distances(x, centres)`, when they are at hand)."""
+    d2 = squared_distances(x, centres) if distances is None else distances
+    log_norm = x.shape[1] / 2 * math.log(2 * math.pi * bandwidth**2) + math.log(len(centres))
+    return (torch.logsumexp(d2 * (-1 / (2 * bandwidth**2)), 1) - log_norm).numpy()
 
 
 def select_bandwidth(fit: np.ndarray, held_out: np.ndarray, candidates: np.ndarray = KDE_BANDWIDTHS) -> float:
-    """The candidate bandwidth with the largest mean held-out log-likelihood."""
-    scores = [kde_log_prob(held_out, fit, h).mean() for h in candidates]
+    """The candidate bandwidth with the largest mean held-out log-likelihood (the distances computed once)."""
+    d2 = squared_distances(held_out, fit)
+    scores = [kde_log_prob(held_out, fit, h, d2).mean() for h in candidates]
     return float(candidates[int(np.argmax(scores))])
 
 
@@ -90,3 +101,16 @@ def sample_quality(x: np.ndarray, data: Dataset) -> dict[str, float]:
         covered, high_quality = mode_coverage(x, data.mixture)
         out.update(modes=float(covered.sum()), total=float(len(covered)), high_quality=high_quality)
     return out
+
+
+def gan_theory(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
+    """What a GAN's page shows of the known density beside the model's own visuals: `gan_overlay`
+    (D*, the JS estimate) and, as `quality_<name>`, the `sample_quality` of the samples."""
+    if "samples" not in visuals:
+        return {}
+    quality = {f"quality_{k}": np.array(v) for k, v in sample_quality(visuals["samples"], data).items()}
+    return gan_overlay(visuals, data) | quality
+
+
+# family -> visuals of the model and the data together, made with the model's own (`Training.visuals`)
+BESIDE_VISUALS = {"gan": gan_theory}

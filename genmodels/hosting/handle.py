@@ -59,11 +59,19 @@ class RunHandle:
 
     # -- the pool's side ----------------------------------------------------------------------------------
     def receive(self, update: Update) -> None:
+        """Keep `update` if it is news. Visuals its host says are unchanged (the same `visuals_id`) stay
+        the very dict this handle holds, whose pictures a page has drawn already (its memo goes by
+        identity): every update comes unpickled, as new objects, and most bring new losses only."""
         with self._lock:
             if update.state is not None:
                 self._state = update.state
-            if self._update is None or update.version >= self._update.version:
-                self._update = update
+            last = self._update
+            if last is not None and update.version < last.version:
+                return
+            if last is not None and update.visuals_id and update.visuals_id == last.visuals_id:
+                update = dataclasses.replace(update, snapshot=dataclasses.replace(
+                    update.snapshot, visuals=last.snapshot.visuals))
+            self._update = update
 
     def seen(self) -> tuple[int, float]:
         return self.version, time.monotonic() - self.last_seen

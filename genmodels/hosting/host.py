@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from ..data import DATA_ROOT, Dataset, load_dataset
@@ -61,19 +62,24 @@ def _named(name: str, seed: int, data_dir: str | None) -> Dataset:
 class Update:
     """A run's news for its handle. `version` grows with every new snapshot; the snapshot carries its
     replay timeline only while the run is idle (the only time a page replays), so a training run's
-    updates stay small. `state`, now and then, is what the run can resume from elsewhere."""
+    updates stay small. `state`, now and then, is what the run can resume from elsewhere.
+    `visuals_id` names the snapshot's visuals: the same id, the same visuals as an earlier update's
+    (a snapshot with new losses but the pictures of before), which the handle then keeps as they were."""
 
     version: int
     snapshot: Snapshot
     active: bool
     phases: tuple[str, ...] = ()
     state: dict | None = None
+    visuals_id: str = ""
 
 
 class _Run:
     def __init__(self, trainer: Trainer, version: int):
         self.trainer, self.version = trainer, version
         self.sent: tuple[Snapshot, bool] | None = None
+        self.visuals: dict | None = None  # the visuals last sent, and their id
+        self.visuals_id = ""
         self.saved_at, self.saved_step = time.monotonic(), trainer.snapshot().step
         self.phases = tuple(p.name for p in trainer.model.phases())
 
@@ -82,12 +88,14 @@ class _Run:
         snap, active = t.snapshot(), t.active
         if self.sent is None or self.sent[0] is not snap or self.sent[1] != active:
             self.version, self.sent = self.version + 1, (snap, active)
+        if snap.visuals is not self.visuals:
+            self.visuals, self.visuals_id = snap.visuals, uuid.uuid4().hex
         state = None
         if with_state:
             state = t.state()
             self.saved_at, self.saved_step = time.monotonic(), snap.step
         shown = dataclasses.replace(snap, timeline=()) if active else snap
-        return Update(self.version, shown, active, self.phases, state)
+        return Update(self.version, shown, active, self.phases, state, self.visuals_id)
 
     def checkpoint_due(self) -> bool:
         t = self.trainer

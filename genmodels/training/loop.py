@@ -18,6 +18,7 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..device import pick_device
 from ..errors import UserError
+from ..evaluation.theory import BESIDE_VISUALS
 from ..models import GenerativeModel
 from .compiled import CompiledLoss
 from .history import History
@@ -217,6 +218,8 @@ class Training:
         if self.data.dim == 2:  # a model may plot on its own grid (a flow fitted to a target energy)
             out.setdefault("grid_x", self.grid_axes[0])
             out.setdefault("grid_y", self.grid_axes[1])
+        if beside := BESIDE_VISUALS.get(self.model.family):  # what needs the data too (a GAN's D*)
+            out.update(beside(out, self.data))
         return {k: frozen(v) for k, v in out.items()}
 
     def snapshot(self, **extra) -> Snapshot:

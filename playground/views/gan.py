@@ -1,8 +1,9 @@
 """GAN views: samples over the critic, generator-gradient arrows, D* beside D, manifold, mode meter,
 a timeline slider over past samples, divergence curves; for images a fixed-z sample grid.
 
-Everything drawn comes from `snap.visuals` (the model) or from `genmodels.evaluation.theory`
-(the known data density), computed at most once per new visuals step or timeline entry.
+Everything drawn comes from `snap.visuals`: the model's, and what the run adds of the known data
+density (`genmodels.evaluation.theory.gan_theory`: D*, the JS estimate, the samples' quality); only
+the quality of each timeline entry is computed here, once per entry.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.evaluation.theory import gan_overlay, sample_quality
+from genmodels.evaluation.theory import sample_quality
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import TIMELINE_CAPACITY
 from genmodels.setup import Setup
@@ -55,8 +56,8 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     mode meter and the curves. All of one snapshot: the timeline starts at its samples, the meter's."""
     model, config = MODELS[setup.model], setup.model_config
     zrange = model.critic_range(config)
-    overlay, now = memo.get("gan.theory", v, lambda: (gan_overlay(v, data), sample_quality(v["samples"], data)))
-    optimal = model.optimal_critic(config, overlay["d_star"]) if overlay else None
+    now = {k.removeprefix("quality_"): float(a) for k, a in v.items() if k.startswith("quality_")}
+    optimal = model.optimal_critic(config, v["d_star"]) if "d_star" in v else None
     curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
     m = getattr(config, "pack", 1)
@@ -64,14 +65,14 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     d_star = None if optimal is None else Picture(
         "gan_dstar", lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
         f"optimal {model.critic_label}{' = pᵐ/(pᵐ+qᵐ), m = ' + str(m) if m > 1 else ''} from p and a KDE q of "
-        f"G's samples (grey: neither has mass) · JS ≈ {float(overlay['js_estimate']):.3f}")
+        f"G's samples (grey: neither has mass) · JS ≈ {float(v['js_estimate']):.3f}")
     memo.row(st, v, [Picture("gan_critic", lambda: critic_picture(v, data, zrange).png(),
                              f"{model.critic_label}{packs} over the plane (purple: says fake, green: says real), "
                              f"data green, "
                              f"fakes purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})"),
                      d_star], step)
     if optimal is None:
-        st.caption(no_d_star(data, bool(overlay)))
+        st.caption(no_d_star(data, data.log_prob is not None))
     pictures = st.container()  # above the timeline's slider: a picture after it would move when it appears
     k, steps = timeline_index(v, v["samples"])
     title = "samples (red) vs data (blue) " + ("at this step" if k is None else f"at G step {steps[k]}")
