@@ -190,6 +190,27 @@ def test_a_gan_runs_visuals_carry_d_star_and_the_samples_quality_where_the_densi
     assert "modes" in sample_quality(v["samples"], data)
 
 
+def test_each_timeline_entry_carries_its_sample_quality_computed_once(monkeypatch):
+    """The curves over training: one value per timeline entry, equal to sample_quality of its samples; an entry
+    seen in an earlier visuals is not scored again."""
+    from genmodels.data import load_dataset
+    from genmodels.evaluation import theory
+
+    data, r = load_dataset("8gaussians", 0), np.random.default_rng(0)
+    entries = [r.normal(size=(200, 2)) * s for s in (0.5, 1.0, 2.0)]
+    early = {"timeline": np.stack(entries[:2]), "timeline_step": np.array([0, 10])}
+    late = {"timeline": np.stack(entries), "timeline_step": np.array([0, 10, 20])}
+    scored = []
+    monkeypatch.setattr(theory, "_entry_quality", {})
+    monkeypatch.setattr(theory, "sample_quality", lambda x, d: scored.append(1) or sample_quality(x, d))
+    theory.timeline_quality(early, data)
+    out = theory.timeline_quality(late, data)
+    assert len(scored) == 3  # two, then only the new one
+    for k, x in enumerate(entries):
+        assert {name: float(a[k]) for name, a in out.items()} == {
+            f"timeline_{name}": value for name, value in sample_quality(x, data).items()}
+
+
 # -- gradient penalty ---------------------------------------------------------------------------------
 def test_gradient_penalty_on_a_linear_critic_is_norm_of_w_minus_one_squared():
     critic = nn.Linear(3, 1)

@@ -2,8 +2,8 @@
 
 The model never sees the data density, so these live beside it: a run adds `gan_theory` to a
 GAN's visuals where they are made (`Training.visuals`, through `BESIDE_VISUALS`), on the run's
-host and in its budget for pictures, not in the web process that draws them; the page calls
-`sample_quality` on each timeline entry (once per entry), which makes the mode-coverage and JS
+host and in its budget for pictures, not in the web process that draws them, with the
+`sample_quality` of each timeline entry (computed once per entry): the mode-coverage and JS
 curves over training.
 
 Optimal discriminator (course notes, "Loss function and Jensen-Shannon divergence"):
@@ -105,11 +105,32 @@ def sample_quality(x: np.ndarray, data: Dataset) -> dict[str, float]:
 
 def gan_theory(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
     """What a GAN's page shows of the known density beside the model's own visuals: `gan_overlay`
-    (D*, the JS estimate) and, as `quality_<name>`, the `sample_quality` of the samples."""
+    (D*, the JS estimate), as `quality_<name>` the `sample_quality` of the samples and, as
+    `timeline_<name>`, that of each timeline entry (one value per entry)."""
     if "samples" not in visuals:
         return {}
     quality = {f"quality_{k}": np.array(v) for k, v in sample_quality(visuals["samples"], data).items()}
-    return gan_overlay(visuals, data) | quality
+    return gan_overlay(visuals, data) | quality | timeline_quality(visuals, data)
+
+
+_entry_quality: dict[tuple, dict[str, float]] = {}  # (data, step, first sample) -> sample_quality, bounded
+ENTRY_CACHE = 4096
+
+
+def timeline_quality(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
+    """`sample_quality` of each timeline entry as `timeline_<name>` arrays; an entry keeps its step and samples
+    from one visuals to the next, so each is computed once (on a host that serves many runs, too)."""
+    if len(visuals.get("timeline_step", ())) == 0 or data.dim != 2:
+        return {}
+    if len(_entry_quality) > ENTRY_CACHE:
+        _entry_quality.clear()
+    rows = []
+    for step, x in zip(visuals["timeline_step"], visuals["timeline"]):
+        key = (data.name, int(step), x[0].tobytes())
+        if key not in _entry_quality:
+            _entry_quality[key] = sample_quality(x, data)
+        rows.append(_entry_quality[key])
+    return {f"timeline_{k}": np.array([r[k] for r in rows]) for k in rows[0]}
 
 
 # family -> visuals of the model and the data together, made with the model's own (`Training.visuals`)

@@ -14,7 +14,6 @@ import numpy as np
 import streamlit as st
 
 from genmodels.data import Dataset
-from genmodels.evaluation.theory import sample_quality
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import TIMELINE_CAPACITY
 from genmodels.setup import Setup
@@ -25,7 +24,6 @@ from ..memo import Picture
 from ..raster import CRITIC, Plane
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
-CURVE_CACHE = 512  # timeline rows kept in the session
 MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
 REAL_COLOUR, FAKE_COLOUR = "#1b7837", "#762a83"  # on the critic's purple (fake) to green (real) scale
 
@@ -58,7 +56,8 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     zrange = model.critic_range(config)
     now = {k.removeprefix("quality_"): float(a) for k, a in v.items() if k.startswith("quality_")}
     optimal = model.optimal_critic(config, v["d_star"]) if "d_star" in v else None
-    curves = memo.get("gan.curves", v, lambda: timeline_rows(v, data))
+    curves = {"step": v["timeline_step"], **{k.removeprefix("timeline_"): a for k, a in v.items()
+                                             if k.startswith("timeline_") and k != "timeline_step"}}
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
     m = getattr(config, "pack", 1)
     packs = f" on {m} copies of x (PacGAN packing)" if m > 1 else ""
@@ -171,21 +170,6 @@ def timeline_index(v: dict[str, np.ndarray], current: np.ndarray) -> tuple[int |
     st.session_state[key] = max(st.session_state.get(key, 0), -n)  # entries may have been thinned
     back = st.slider(f"timeline: entries back from this step (at most {TIMELINE_CAPACITY} kept)", -n, 0, key=key)
     return (None if back == 0 else n + back), steps
-
-
-# -- theory on the known density, per timeline entry --------------------------------------------------
-def timeline_rows(v: dict[str, np.ndarray], data: Dataset) -> dict[str, np.ndarray]:
-    """sample_quality of each timeline entry, cached by (dataset, step, first sample)."""
-    cache: dict = st.session_state.setdefault("gan_curve_rows", {})
-    if len(cache) > CURVE_CACHE:
-        cache.clear()
-    rows = []
-    for step, x in zip(v["timeline_step"], v["timeline"]):
-        key = (data.name, int(step), x[0].tobytes())
-        if key not in cache:
-            cache[key] = sample_quality(x, data)
-        rows.append(cache[key])
-    return {"step": v["timeline_step"], **{k: np.array([r[k] for r in rows]) for k in rows[0]}}
 
 
 # -- images -------------------------------------------------------------------------------------------
