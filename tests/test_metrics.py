@@ -103,6 +103,14 @@ def test_swd_same_law_small_shift_recovers_mean_projection():
     assert sliced_wasserstein(2 * x, 2 * (x + s)) == pytest.approx(2 * sliced_wasserstein(x, x + s))
 
 
+def test_sliced_wasserstein_of_a_set_stored_in_order_compares_all_of_it():
+    """The larger set is subsampled at random rows: a sample stored one half after the other (two spiral arms)
+    against a shuffled copy of itself is near 0, as its first rows alone (one half) would not be."""
+    r = rng(3)
+    ordered = np.concatenate([r.normal(size=(3000, 2)) - 3, r.normal(size=(3000, 2)) + 3])
+    assert sliced_wasserstein(ordered, r.permutation(ordered)[:2000]) < 0.15
+
+
 def test_mmd_matches_hand_computation():
     x, y, sigma = np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 2.0]]), 1.5
 

@@ -117,12 +117,15 @@ def sliced_wasserstein(x: np.ndarray, y: np.ndarray, n_projections: int = N_PROJ
     """SW_1(x, y) = E_θ W_1(θᵀx, θᵀy) over directions θ uniform on the sphere (fixed seed).
 
     In 1D, W_1 between two equal-size empirical measures is the mean gap of the sorted
-    values; the larger set is cut to the size of the smaller.
+    values; the larger set is subsampled to the size of the smaller, at random rows (not its first
+    ones: a data set stored in order, one spiral arm then the other, would lose a part).
     """
+    rng = np.random.default_rng(seed)
     n = min(len(x), len(y))
-    theta = np.random.default_rng(seed).standard_normal((x.shape[1], n_projections))
+    x, y = (a if len(a) == n else a[rng.choice(len(a), n, replace=False)] for a in (x, y))
+    theta = rng.standard_normal((x.shape[1], n_projections))
     theta /= np.linalg.norm(theta, axis=0)
-    return float(np.abs(np.sort(x[:n] @ theta, 0) - np.sort(y[:n] @ theta, 0)).mean())
+    return float(np.abs(np.sort(x @ theta, 0) - np.sort(y @ theta, 0)).mean())
 
 
 def median_distance(x: np.ndarray, n: int = 1000) -> float:
