@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genmodels import cli
-from genmodels.bench import defaults, gans, peers
+from genmodels.bench import defaults, families, gans, peers
 from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
@@ -105,11 +105,14 @@ def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(peers, "available", lambda: [])
     monkeypatch.setattr(gans, "QUICK", gans.GANBudget(seeds=(0,), steps=1, cpu_seconds=0.01, data=("ring8",),
                                                       ablations=False, workers=1))
+    monkeypatch.setattr(families, "QUICK", families.FamilyBudget(steps=2, data=("8gaussians",), models=("realnvp",),
+                                                                 workers=1))
     out, md = tmp_path / "b.json", tmp_path / "B.md"
     assert cli.main(["bench", "--quick", "--json", str(out), "--markdown", str(md)]) == 0
     saved = json.loads(out.read_text())
-    assert saved[0]["library"] == "genmodels" and saved[-1]["kind"] == "gan"
-    assert md.read_text().startswith("# Benchmarks") and "## GANs" in md.read_text()
+    assert saved[0]["library"] == "genmodels" and [r["kind"] for r in saved][-3:] == ["gan", "family", "family"]
+    text = md.read_text()
+    assert text.startswith("# Benchmarks") and "## GANs" in text and "## Every family on the same data" in text
     assert "wrote" in capsys.readouterr().out
 
 
