@@ -178,3 +178,16 @@ def test_without_a_ray_address_nothing_of_ray_is_imported():
     code = ("import sys; from genmodels.hosting import handle, host, pool, processes; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+
+
+def test_a_host_holds_one_copy_of_data_the_same_for_every_seed(tmp_path):
+    """Named data are loaded by the host from the spec's data_dir; full MNIST (files, not seeded) once for all
+    seeds, a toy set once per seed."""
+    from tests.test_hostile_input import fake_mnist
+
+    fake_mnist(tmp_path)
+    mnist = [RunSpec(Setup.from_query({"data": "mnist", "seed": str(s)}), data_dir=str(tmp_path)).dataset()
+             for s in (1, 2)]
+    moons = [RunSpec(Setup.from_query({"data": "moons", "seed": str(s)})).dataset() for s in (1, 2)]
+    assert mnist[0] is mnist[1] and mnist[0].name == "mnist"
+    assert moons[0] is not moons[1] and not np.array_equal(moons[0].train, moons[1].train)

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..data import DATA_ROOT, Dataset, load_dataset
+from ..data import DATA_ROOT, Dataset, dataset_spec, load_dataset
 from ..device import use_training_threads
 from ..errors import UserError
 from ..setup import Setup
@@ -49,12 +49,16 @@ class RunSpec:
     data_dir: str | None = dataclasses.field(default_factory=lambda: os.environ.get(DATA_ROOT))
 
     def dataset(self) -> Dataset:
-        return self.data if self.data is not None else _named(self.setup.data, self.setup.train.seed, self.data_dir)
+        if self.data is not None:
+            return self.data
+        name = self.setup.data
+        return _named(name, dataset_spec(name).data_seed(self.setup.train.seed), self.data_dir)
 
 
 @functools.lru_cache(maxsize=32)
 def _named(name: str, seed: int, data_dir: str | None) -> Dataset:
-    """A named dataset, its files read from `data_dir`; one copy per host however many runs train on it."""
+    """A named dataset, its files read from `data_dir`; one copy per host however many runs train on it (per
+    `data_seed`: full MNIST, the same for every seed, is held once)."""
     return load_dataset(name, seed, data_dir)
 
 
