@@ -48,6 +48,7 @@ from genmodels.hosting.handle import RunHandle
 from genmodels.hosting.pool import shared_pool, spec_for
 from genmodels.setup import Setup
 
+from .pictures import RENDER
 from .session import Run, limits
 
 SETUPS = (("moons", "realnvp"), ("moons", "vae"), ("8gaussians", "nsgan"), ("digits", "vae"),
@@ -116,7 +117,7 @@ class Bench:
         data = load_dataset(data_name, setup.train.seed)  # the page's copy: the hosts load their own by name
 
         def handle(visual_interval: float | None) -> RunHandle:  # no idle pause: no page beats in some modes
-            return RunHandle(shared_pool(), spec_for(setup, data, visual_interval=visual_interval))
+            return RunHandle(shared_pool(), spec_for(setup, data, visual_interval=visual_interval, render=RENDER))
 
         run, headless, cpu_s, new = Run(setup, data, handle(limits().refresh)), handle(None), [], []
         bench = cls(run, headless, AppTest.from_function(page, args=(run, cpu_s, new), default_timeout=120), cpu_s,

@@ -21,6 +21,7 @@ from genmodels.errors import UserError
 
 from . import figures, session
 from .markup import code, plain
+from .pictures import common
 
 CSV_DATA, CSV_TEXT = "csv_data", "csv_text"  # the dataset the app trains on, and its CSV source
 UPLOADED, UPLOAD_ERROR = "byod.uploaded", "byod.upload_error"  # the parsed upload's file_id, its problem
@@ -106,7 +107,7 @@ def draw_canvas() -> None:
 
     tool = st.radio("tool", ["freedraw", "point"], horizontal=True, key="byod.tool",
                     help="free-hand strokes, or single dots")
-    result = st_canvas(drawing_mode=tool, stroke_width=3, stroke_color=figures.DATA_COLOUR,
+    result = st_canvas(drawing_mode=tool, stroke_width=3, stroke_color=common.DATA_COLOUR,
                        background_color="#ffffff", height=CANVAS_SIZE, width=CANVAS_SIZE, point_display_radius=3,
                        key="byod.canvas")
     drawing = result.json_data if isinstance(result.json_data, dict) else {}
@@ -127,7 +128,7 @@ def click_points() -> None:
                       hoverinfo="none")
     picked = np.asarray(clicked).reshape(-1, 2)
     fig = figures.figure([grid, go.Scatter(x=picked[:, 0], y=picked[:, 1], mode="markers",
-                                           marker=dict(size=10, color=figures.MODEL_COLOUR))],
+                                           marker=dict(size=10, color=common.MODEL_COLOUR))],
                          "click grid points, or box/lasso-select an area", dragmode=st.session_state.get(TOOL))
     st.plotly_chart(fig, key="byod.click", on_select=add_selection, selection_mode=("points", "box", "lasso"))
     left, right = st.columns(2)

@@ -19,6 +19,7 @@ from genmodels.training.snapshot import Snapshot
 from . import figures, history, memo, widgets
 from .controls import controls, status_line
 from .pace import keep_time, live_period
+from .pictures import common
 from .session import Run, close_run, run_for
 from .views import VIEWS
 
@@ -104,11 +105,11 @@ def draw_run(snap: Snapshot, data: Dataset, key: str) -> None:
     if "samples" not in v:
         return
     if data.is_image:
-        memo.image(st, f"{key}.samples", v, lambda: figures.grey_tiles(v["samples"][:40], data.shape, columns=8),
+        memo.image(st, f"{key}.samples", v, lambda: common.grey_tiles(v["samples"][:40], data.shape, columns=8),
                    "samples")
         return
-    memo.image(st, f"{key}.samples", v, lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+    memo.image(st, f"{key}.samples", v, lambda: common.samples_vs_data(v["samples"], data.test, v).png(),
                "samples (red) vs data (blue)")
     if "log_density" in v:
-        memo.image(st, f"{key}.density", v, lambda: figures.density(np.exp(v["log_density"]), v, data.test).png(),
+        memo.image(st, f"{key}.density", v, lambda: common.density(np.exp(v["log_density"]), v, data.test).png(),
                    "model density, data in white")

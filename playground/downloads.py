@@ -26,7 +26,8 @@ from genmodels.errors import UserError
 from genmodels.lecture.export import script
 from genmodels.training.snapshot import Frame
 
-from . import byod, compare, figures, lecture, session, widgets
+from . import byod, compare, lecture, session, widgets
+from .pictures import common
 from .session import Run
 
 matplotlib.use("Agg")
@@ -112,11 +113,11 @@ def draw_frame(ax, frame: Frame, data: Dataset, limits: np.ndarray | None) -> No
     if samples is None:
         return
     if data.is_image:
-        ax.imshow(figures.image_grid(samples[:40], data.shape, columns=8), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(common.image_grid(samples[:40], data.shape, columns=8), cmap="gray", vmin=0, vmax=1)
         return
-    x = figures.thin(data.test, 1000)
-    ax.scatter(x[:, 0], x[:, 1], s=2, c=figures.DATA_COLOUR, alpha=0.4)
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c=figures.MODEL_COLOUR, alpha=0.6)
+    x = common.thin(data.test, 1000)
+    ax.scatter(x[:, 0], x[:, 1], s=2, c=common.DATA_COLOUR, alpha=0.4)
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c=common.MODEL_COLOUR, alpha=0.6)
     margin = 0.1 * (limits[1] - limits[0])
     ax.set_xlim(limits[0][0] - margin[0], limits[1][0] + margin[0])
     ax.set_ylim(limits[0][1] - margin[1], limits[1][1] + margin[1])

@@ -19,6 +19,8 @@ from typing import TypeVar
 import plotly.graph_objects as go
 import streamlit as st
 
+from .pictures import hosted
+
 SIZE = 64  # entries per session: a few figures per view, times the slider positions visited
 STATE_KEY = "memo"
 
@@ -69,11 +71,12 @@ def row(where, source: object, pictures: Sequence[Picture | None], step: int | N
     the browser fetches it after the element arrives (a blank frame each refresh) and a file a
     later redraw has already dropped fails to load. The stated width and height keep the layout
     still from refresh to refresh. `st.html` of an object with `_repr_html_` takes the markup as it
-    is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh).
+    is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh). A picture the run's
+    host made (`pictures.hosted`, the same key) is sent as it is; `build` makes the others.
     """
     label = "" if step is None else f"<b>step {step}</b> · "
     cells = ["<figure></figure>" if p is None else
-             f"<figure>{get(p.key, source, lambda p=p: figure_html(p.build()))}"
+             f"<figure>{get(p.key, source, lambda p=p: figure_html(hosted(source, p.key) or p.build()))}"
              f"<figcaption>{label}{escape(p.caption)}</figcaption></figure>" for p in pictures]
     grid = f"display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));gap:1rem"
     where.html(Markup(f'<div class="live-row" style="{grid}">{"".join(cells)}</div>'))
@@ -82,7 +85,7 @@ def row(where, source: object, pictures: Sequence[Picture | None], step: int | N
 def image(where, key: str, source: object, build: Callable[[], bytes], caption: str, *values: Hashable,
           step: int | None = None) -> None:
     """One picture (`row` of one) across the width of `where`, built once per `source` and `values`."""
-    row(where, source, [Picture((key, *values), build, caption)], step, columns=1)
+    row(where, source, [Picture((key, *values) if values else key, build, caption)], step, columns=1)
 
 
 class Markup(str):

@@ -19,6 +19,8 @@ from genmodels.hosting.limits import Limits
 from genmodels.hosting.pool import shared_pool, spec_for
 from genmodels.setup import Setup
 
+from .pictures import RENDER
+
 
 @functools.cache
 def limits() -> Limits:
@@ -56,11 +58,11 @@ def run_for(setup: Setup, data: Dataset, slot: str = "run") -> Run:
 
 
 def new_trainer(setup: Setup, data: Dataset) -> RunHandle:
-    """The app's run, on the least busy host: visuals at most once per page refresh; paused, then closed,
-    without heartbeats."""
+    """The app's run, on the least busy host: visuals at most once per page refresh, and their pictures
+    drawn there (`pictures.render`); paused, then closed, without heartbeats."""
     caps = limits()
     spec = spec_for(setup, data, visual_interval=caps.refresh, idle_timeout=caps.idle_timeout,
-                    drop_timeout=caps.drop_timeout)
+                    drop_timeout=caps.drop_timeout, render=RENDER)
     return RunHandle(shared_pool(), spec)
 
 

@@ -7,7 +7,7 @@ from app_helpers import picture_images, pictures
 
 from genmodels.models import MODELS
 
-RED = (214, 39, 40)  # playground.figures.MODEL_COLOUR
+RED = (214, 39, 40)  # playground.common.MODEL_COLOUR
 
 
 @pytest.fixture

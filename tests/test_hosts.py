@@ -137,6 +137,21 @@ def test_a_run_trains_in_a_worker_process_and_a_page_reads_it_from_memory(pool):
     assert handle.closed
 
 
+def test_a_host_draws_the_pictures_its_spec_names_and_they_are_the_pages_own(pool):
+    """With `render` named, each new visuals arrive with their PNGs, made in the worker process: byte for
+    byte what the page would have drawn from those visuals itself."""
+    from playground.pictures import PNG, RENDER, flow
+
+    handle = RunHandle(pool, spec_for(small(), None, render=RENDER))
+    handle.step()
+    wait_for(lambda: handle.heartbeat() or handle.snapshot().visuals_step == 1, what="the visuals of step 1")
+    v = handle.snapshot().visuals
+    made = {k[len(PNG):]: v[k].tobytes() for k in v if k.startswith(PNG)}
+    assert set(made) == {"density", "samples", "stage_densities", "stages", "log_det"}
+    assert made == flow.pictures(v, load_dataset("moons", 0), small())
+    handle.close()
+
+
 def test_killing_a_host_resumes_its_runs_elsewhere_from_their_last_state(pool):
     handles = [RunHandle(pool, spec_for(small(), None)) for _ in range(3)]
     for h in handles:

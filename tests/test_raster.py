@@ -5,8 +5,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from playground import figures, memo, raster
-from playground.raster import Plane
+from playground import memo
+from playground.pictures import common, raster
+from playground.pictures.raster import Plane
 
 
 def decoded(png: bytes) -> np.ndarray:
@@ -43,10 +44,10 @@ def test_ticks_are_round_and_inside_the_range():
 
 def test_image_tiles_are_upscaled_at_least_three_times_nearest_neighbour():
     images = np.random.default_rng(0).random((4, 64))  # 8x8 images
-    png = figures.grey_tiles(images, (1, 8, 8), columns=4)
+    png = common.grey_tiles(images, (1, 8, 8), columns=4)
     picture = decoded(png)[..., 0]
     scale = picture.shape[1] // (4 * 9)  # tiles with a 1-pixel gap
-    assert scale >= figures.MIN_SCALE and picture.shape == (9 * scale, 4 * 9 * scale)
+    assert scale >= common.MIN_SCALE and picture.shape == (9 * scale, 4 * 9 * scale)
     first = picture[:8 * scale:scale, :8 * scale:scale]
     assert np.abs(first.astype(int) - np.rint(255 * (1 - images[0].reshape(8, 8)))).max() <= 1  # dark ink
     assert memo.png_size(png) == (picture.shape[1], picture.shape[0])

@@ -1,6 +1,7 @@
 """Cheap redraws of the live panel: pictures are built once per new visuals (and slider value), the
 loss chart carries the history's numbers, and the open-page benchmark returns sane records."""
 
+import base64
 import dataclasses
 import math
 from collections import Counter
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from app_helpers import pictures
+from app_helpers import PNG, pictures
 from streamlit.testing.v1 import AppTest
 
 from genmodels.data import load_dataset
@@ -38,12 +39,12 @@ def page(shown, data, setup):  # an AppTest script: the flow view of whatever sn
 @pytest.fixture
 def builds(monkeypatch):
     """Count the calls of the picture builders the flow view uses."""
-    from playground.views import flow
+    from playground.pictures import flow
 
     calls = Counter()
-    for owner, name in ((figures, "density"), (figures, "samples_vs_data"), (flow, "stages_picture")):
-        build = getattr(owner, name)
-        monkeypatch.setattr(owner, name, lambda *a, _b=build, _n=name, **k: calls.update([_n]) or _b(*a, **k))
+    for name in ("density_picture", "samples_picture", "stages_picture"):
+        build = getattr(flow, name)
+        monkeypatch.setattr(flow, name, lambda *a, _b=build, _n=name, **k: calls.update([_n]) or _b(*a, **k))
     return calls
 
 
@@ -72,7 +73,25 @@ def test_new_visuals_rebuild_every_figure_once(flow_page, builds):
     shown["snap"] = Snapshot(step=20, visuals=flow_visuals(1), visuals_step=20)
     at.run()
     at.run()
-    assert builds == {"density": 1, "samples_vs_data": 1, "stages_picture": 1}
+    assert builds == {"density_picture": 1, "samples_picture": 1, "stages_picture": 1}
+
+
+def test_pictures_made_by_the_host_are_sent_as_they_are_and_the_slider_draws_on_the_page(builds):
+    from playground.pictures import render
+
+    data = load_dataset("moons", 0)
+    v = flow_visuals(2)
+    hosted = render(v, data, Setup(data="moons", model="realnvp"))
+    builds.clear()  # those were the host's
+    shown = {"snap": Snapshot(step=10, visuals=v | hosted, visuals_step=10)}
+    at = AppTest.from_function(page, args=(shown, data, Setup(data="moons", model="realnvp")), default_timeout=60)
+    at.run()
+    assert not at.exception and builds == {}
+    sent = [png for h in at.get("html") for png in PNG.findall(h.proto.body)]
+    assert sent == [base64.b64encode(hosted[f"png:{name}"].tobytes()).decode()
+                    for name in ("density", "samples", "stages")]
+    at.slider(key="stage_k").set_value(1).run()  # a layer count the host did not draw
+    assert builds == {"stages_picture": 1}
 
 
 def test_moving_the_layer_slider_rebuilds_only_that_figure_and_moving_back_reuses_it(flow_page, builds):

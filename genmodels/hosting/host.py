@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import os
 import socket
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..data import DATA_ROOT, Dataset, dataset_spec, load_dataset
@@ -38,7 +40,9 @@ class HostLost(RuntimeError):
 class RunSpec:
     """What a host builds a run from: the setup, its data (None: the host loads `setup.data` by name,
     so named datasets never travel; image files from `data_dir`, the server's GENMODELS_DATA), and the
-    `Trainer` options of how the run is watched."""
+    `Trainer` options of how the run is watched. `render` names ("module:function") what the host makes
+    of each new visuals for the page, `render(visuals, data=, setup=)` -> entries added to the visuals:
+    the pictures, drawn on the host."""
 
     setup: Setup
     data: Dataset | None = None
@@ -47,12 +51,19 @@ class RunSpec:
     drop_timeout: float | None = None
     chunk_seconds: float | None = None
     data_dir: str | None = dataclasses.field(default_factory=lambda: os.environ.get(DATA_ROOT))
+    render: str | None = None
 
     def dataset(self) -> Dataset:
         if self.data is not None:
             return self.data
         name = self.setup.data
         return _named(name, dataset_spec(name).data_seed(self.setup.train.seed), self.data_dir)
+
+
+def named_function(name: str) -> Callable:
+    """The function a "package.module:function" name names (imported on first use)."""
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 @functools.lru_cache(maxsize=32)
@@ -129,7 +140,9 @@ class Host:
         data = spec.dataset()
         trainer = Trainer(lambda: spec.setup.build_model(data), data, spec.setup.train, device=self.device,
                           visual_interval=spec.visual_interval, limiter=self.limiter, idle_timeout=spec.idle_timeout,
-                          drop_timeout=spec.drop_timeout, chunk_seconds=spec.chunk_seconds)
+                          drop_timeout=spec.drop_timeout, chunk_seconds=spec.chunk_seconds,
+                          render=spec.render and functools.partial(named_function(spec.render), data=data,
+                                                                   setup=spec.setup))
         if state is not None:
             trainer.restore(state, message)
         if running:

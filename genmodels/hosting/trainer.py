@@ -31,6 +31,7 @@ from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
+Render = Callable[[dict], dict]  # visuals -> what a page draws of them (its pictures), made here
 
 
 class Trainer:
@@ -47,12 +48,13 @@ class Trainer:
         idle_timeout: float | None = None,
         drop_timeout: float | None = None,
         chunk_seconds: float | None = None,
+        render: Render | None = None,
     ):
         self.data, self.config = data, config or TrainConfig()
         self.device = pick_device(device)
         self.visual_interval, self.limiter = visual_interval, limiter or shared_limiter()
         self.chunk_seconds = Limits.from_env().chunk_seconds if chunk_seconds is None else chunk_seconds
-        self.idle_timeout, self.drop_timeout = idle_timeout, drop_timeout
+        self.idle_timeout, self.drop_timeout, self.render = idle_timeout, drop_timeout, render
         self._cond = threading.Condition(threading.RLock())
         self._thread: threading.Thread | None = None
         self._running = self._closing = self._reset_requested = False
@@ -107,13 +109,20 @@ class Trainer:
             visuals = (self.visual_interval is not None and now >= self._visual_due
                        and self._trained_s >= self._budget_due)
         if visuals and self._visuals_step != t.step:
-            self._visuals, self._visuals_step = t.visuals(), t.step
+            self._visuals, self._visuals_step = self._pictured(t.visuals()), t.step
             cost = time.monotonic() - now
             self._visual_due = now + (self.visual_interval or 0)
             self._budget_due = self._trained_s + cost / LIVE_SHARE
             self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())
+
+    def _pictured(self, visuals: dict) -> dict:
+        """The visuals with what `render` makes of them (a page's pictures, drawn here and not in the web
+        process, which then only sends them)."""
+        if self.render is None:
+            return visuals
+        return {**visuals, **self.render(visuals)}
 
     # -- synchronous use (benchmarks, tests of the pictures' budget) ----------------------------------
     def run(self, steps: int, on_chunk: Callable[[Snapshot], None] | None = None) -> Snapshot:

@@ -16,9 +16,10 @@ from genmodels.models import MODELS
 from genmodels.setup import Setup
 from genmodels.training.snapshot import Snapshot
 
-from .. import figures, memo, raster
+from .. import memo
 from ..memo import Picture
-from ..raster import Plane
+from ..pictures import common, raster
+from ..pictures.raster import Plane
 
 PATH_COLOUR, CHAIN_COLOUR = "#c8c8c8", "#ffffff"  # trajectories on white, chains on the energy
 CHAINS_DRAWN = 60  # of the N_PATHS chains, over the energy (more would hide it)
@@ -31,7 +32,7 @@ def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
         return
     model = MODELS[setup.model]
     memo.row(st, v, [
-        Picture("diffusion_samples", lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+        Picture("diffusion_samples", lambda: common.samples_vs_data(v["samples"], data.test, v).png(),
                 "samples (red) vs data (blue)"),
         Picture("diffusion_paths", lambda: paths_picture(v).png(),
                 f"{v['paths'].shape[1]} trajectories from noise to data (grey), where they end (red)")], step)
@@ -68,27 +69,27 @@ def field_time(v: dict[str, np.ndarray], k: int, label: str) -> str:
 
 def paths_picture(v: dict[str, np.ndarray]) -> Plane:
     """Each sample's trajectory from noise to where it ends."""
-    out = figures.plane(v).lines(v["paths"].transpose(1, 0, 2), PATH_COLOUR)
-    return out.points(v["paths"][-1], figures.MODEL_COLOUR, 1)
+    out = common.plane(v).lines(v["paths"].transpose(1, 0, 2), PATH_COLOUR)
+    return out.points(v["paths"][-1], common.MODEL_COLOUR, 1)
 
 
 def forward_picture(v: dict[str, np.ndarray], k: int) -> Plane:
     """q(x_t | x_0) of held-out points beside the reverse process's points at the same time."""
-    return figures.plane(v).points(v["forward"][k], figures.DATA_COLOUR, 1).points(v["reverse"][k],
-                                                                                    figures.MODEL_COLOUR, 1)
+    return common.plane(v).points(v["forward"][k], common.DATA_COLOUR, 1).points(v["reverse"][k],
+                                                                                    common.MODEL_COLOUR, 1)
 
 
 def field_picture(v: dict[str, np.ndarray], k: int) -> Plane:
     """The field's arrows (tips from the model's visuals) over the sampler's points at that level."""
     tips = v["arrow_tips"][min(k, len(v["arrow_tips"]) - 1)]
-    return figures.plane(v).points(v["reverse"][k], figures.MODEL_COLOUR, 1).arrows(v["arrows_x"], tips)
+    return common.plane(v).points(v["reverse"][k], common.MODEL_COLOUR, 1).arrows(v["arrows_x"], tips)
 
 
 def energy_picture(v: dict[str, np.ndarray], k: int) -> Plane:
     """E(x) on the grid with some Langevin chains up to the slider's step, and every chain's point there."""
-    out = figures.plane(v).density(v["energy"], stops=LOW_IS_BRIGHT)
+    out = common.plane(v).density(v["energy"], stops=LOW_IS_BRIGHT)
     out.lines(v["paths"].transpose(1, 0, 2)[:CHAINS_DRAWN, : chain_frame(v, k) + 1], CHAIN_COLOUR)
-    return out.points(v["reverse"][k], figures.MODEL_COLOUR, 1)
+    return out.points(v["reverse"][k], common.MODEL_COLOUR, 1)
 
 
 def chain_frame(v: dict[str, np.ndarray], k: int) -> int:

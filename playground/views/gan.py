@@ -21,7 +21,8 @@ from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
 from ..memo import Picture
-from ..raster import CRITIC, Plane
+from ..pictures import common
+from ..pictures.raster import CRITIC, Plane
 
 ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
 MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
@@ -82,7 +83,7 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     memo.row(pictures, v, [
         Picture("gan_manifold", lambda: manifold_picture(v).png(),
                 "generator manifold: images of z-grid lines (blue: z₂ fixed, orange: z₁ fixed)"),
-        Picture(("gan_timeline_plot", k), lambda: figures.samples_vs_data(samples, data.test, v).png(), title)],
+        Picture(("gan_timeline_plot", k), lambda: common.samples_vs_data(samples, data.test, v).png(), title)],
         step)
     mode_meter(now, step)
     st.vega_lite_chart(memo.get("gan.curve_chart", v, lambda: figures.loss_chart(curve_history(curves))),
@@ -102,9 +103,9 @@ def critic_picture(v, data, zrange, values=None, arrows: bool = True) -> Plane:
     """The critic (or `values`, e.g. D*) as colour, purple (fake) → green (real) over its range (the values'
     own range for an unbounded critic), with data, fakes and the generator-gradient arrows."""
     lo, hi = zrange or (None, None)
-    out = figures.plane(v).density(v["critic"] if values is None else values, stops=CRITIC, lo=lo, hi=hi)
-    out.points(figures.thin(data.test, 500), REAL_COLOUR, 1)
-    out.points(figures.thin(v["samples"], 500), FAKE_COLOUR, 1)
+    out = common.plane(v).density(v["critic"] if values is None else values, stops=CRITIC, lo=lo, hi=hi)
+    out.points(common.thin(data.test, 500), REAL_COLOUR, 1)
+    out.points(common.thin(v["samples"], 500), FAKE_COLOUR, 1)
     if arrows:
         out.arrows(v["arrows_x"], arrow_tips(v["arrows_x"], v["arrows_v"], v["grid_x"]))
     return out
@@ -123,10 +124,10 @@ def manifold_picture(v) -> Plane:
     """
     lines = v["manifold"]
     half = max(len(lines) // 2, 1)
-    out = figures.plane(v)
+    out = common.plane(v)
     for part, colour in zip((lines[:half], lines[half:]), MANIFOLD_COLOURS):
         out.lines(part, colour)
-    return out.points(figures.thin(v["samples"], 500), figures.MODEL_COLOUR, 1)
+    return out.points(common.thin(v["samples"], 500), common.MODEL_COLOUR, 1)
 
 
 def mode_meter(now: dict[str, float], step: int) -> None:
@@ -180,8 +181,8 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     current = v["images"][: len(v["timeline"][0])]
     k, steps = timeline_index(v, current)
     memo.row(pictures, v, [
-        Picture("gan_images", lambda: figures.grey_tiles(v["images"], data.shape, columns=8),
+        Picture("gan_images", lambda: common.grey_tiles(v["images"], data.shape, columns=8),
                 figures.first_step_note(step, "G(z) for 64 fixed z", "the untrained generator's noise")),
-        Picture(("gan_timeline_images", k), lambda: figures.grey_tiles(current if k is None else v["timeline"][k],
+        Picture(("gan_timeline_images", k), lambda: common.grey_tiles(current if k is None else v["timeline"][k],
                                                                         data.shape, 8),
                 "16 fixed z " + ("at this step" if k is None else f"at G step {steps[k]}"))], step)

@@ -14,7 +14,8 @@ from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
 from ..memo import Picture
-from ..raster import Plane
+from ..pictures import common
+from ..pictures.raster import Plane
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -51,23 +52,23 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
         Picture("vae_latent", lambda: latent_picture(v, labels(data, len(v["latent_points"]))).png(),
                 "latent means of test points (by class where labelled), 2σ posterior ellipses")
         if "latent_points" in v else None,
-        Picture("vae_grid", lambda: figures.grey_tiles(v["latent_grid"], data.shape, len(v["latent_grid_u"])),
+        Picture("vae_grid", lambda: common.grey_tiles(v["latent_grid"], data.shape, len(v["latent_grid_u"])),
                 "decoded latent grid (the plane of the scatter)") if "latent_grid" in v else None], step)
     if "latent_points" in v and data.test_labels is not None:
         st.caption(class_legend(data.test_labels), unsafe_allow_html=True)
     interpolation = None
     if "interpolation" in v:
         a, b = v["interpolation_ends"]
-        interpolation = Picture("vae_interp", lambda: figures.grey_tiles(v["interpolation"], data.shape,
+        interpolation = Picture("vae_interp", lambda: common.grey_tiles(v["interpolation"], data.shape,
                                                                          len(v["interpolation"])),
                                 f"interpolation, linear in z, test image {a} → {b}")
     memo.row(st, v, [
-        Picture("vae_recon", lambda: figures.grey_tiles(np.concatenate([v["inputs"], v["reconstructions"]]),
+        Picture("vae_recon", lambda: common.grey_tiles(np.concatenate([v["inputs"], v["reconstructions"]]),
                                                         data.shape, len(v["inputs"])),
                 "test inputs (top), reconstructions (bottom)") if "reconstructions" in v else None,
         interpolation], step)
     if "samples" in v:
-        memo.image(st, "vae_samples", v, lambda: figures.grey_tiles(v["samples"][:30], data.shape, 15),
+        memo.image(st, "vae_samples", v, lambda: common.grey_tiles(v["samples"][:30], data.shape, 15),
                    figures.first_step_note(step, "samples: decoder means at z ~ p(z)", "the untrained decoder's blur"),
                    step=step)
 
@@ -80,7 +81,7 @@ def class_legend(classes: np.ndarray) -> str:
 def draw_points(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     """Samples beside the decoded grid as a mesh over the data; latent means beside reconstructions."""
     memo.row(st, v, [
-        Picture("vae_samples", lambda: figures.samples_vs_data(v["samples"], data.test, v).png(),
+        Picture("vae_samples", lambda: common.samples_vs_data(v["samples"], data.test, v).png(),
                 "samples x ~ p(x|z) p(z) (red) vs data (blue)") if "samples" in v and "grid_x" in v else None,
         Picture("vae_grid", lambda: mesh_picture(v["latent_grid"], data.test, v).png(),
                 "decoded latent grid E[x|z] over the data") if "latent_grid" in v else None], step)
@@ -92,15 +93,15 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
 
 
 def reconstruction_picture(x_hat: np.ndarray, x: np.ndarray, v) -> Plane:
-    return figures.samples_vs_data(x_hat, x[:len(x_hat)], v)
+    return common.samples_vs_data(x_hat, x[:len(x_hat)], v)
 
 
 def latent_picture(v: dict[str, np.ndarray], classes: np.ndarray | None) -> Plane:
     """Posterior means of the test points on the latent plane (the decoded grid's box), by class, 2σ ellipses."""
     points = v["latent_points"]
-    out = Plane.of(v["latent_grid_u"], v["latent_grid_v"]) if "latent_grid_u" in v else figures.box_plane(points)
+    out = Plane.of(v["latent_grid_u"], v["latent_grid_v"]) if "latent_grid_u" in v else common.box_plane(points)
     if classes is None:
-        out.points(points, figures.DATA_COLOUR, 1)
+        out.points(points, common.DATA_COLOUR, 1)
     else:
         for c in np.unique(classes):
             out.points(points[classes == c], PALETTE[int(c) % len(PALETTE)], 1)
@@ -111,8 +112,8 @@ def latent_picture(v: dict[str, np.ndarray], classes: np.ndarray | None) -> Plan
 
 def mesh_picture(grid: np.ndarray, data: np.ndarray, v) -> Plane:
     """Decoded means of a latent grid drawn as a mesh over the data: rows and columns of the grid as lines."""
-    out = figures.plane(v).points(figures.thin(data, 500), "#9ecae1", 1)
-    return out.lines([*grid, *grid.transpose(1, 0, 2)], figures.MODEL_COLOUR)
+    out = common.plane(v).points(common.thin(data, 500), "#9ecae1", 1)
+    return out.lines([*grid, *grid.transpose(1, 0, 2)], common.MODEL_COLOUR)
 
 
 def variance_chart(rows: np.ndarray) -> dict:
@@ -148,7 +149,7 @@ def draw_em(data: Dataset) -> None:
 def em_picture(x: np.ndarray, s: dict[str, np.ndarray]) -> bytes:
     """Points coloured by their most responsible component; 2σ ellipses of the components."""
     owner = s["responsibilities"].argmax(1)
-    out = figures.box_plane(x)
+    out = common.box_plane(x)
     for j in range(len(s["weights"])):
         out.points(x[owner == j], PALETTE[j % len(PALETTE)], 1)
     return out.lines(s["ellipses"], "#000000", 2).png()
