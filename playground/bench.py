@@ -24,10 +24,10 @@ and that hash. Left out: the server's websocket write (one more serialisation of
 and the browser. AppTest also starts a script thread per run and parses the messages into its
 element tree, work a server does not do, outside the time measured. "CPU ms per redraw" is the
 CPU time of the script thread inside `live.draw` only (`time.thread_time`): its mean and
-median over redraws, and the medians of the redraws that drew new visuals (their pictures are
-built) and of those that did not (the same pictures sent again). Then, with training paused,
-the median CPU time of a redraw that sends the same pictures again and of one that builds them
-all anew.
+median over redraws, and the medians of the redraws that drew new visuals (their pictures,
+which the host drew, are encoded and sent) and of those that did not (the same pictures sent
+again). Then, with training paused, the median CPU time of a redraw that sends the same
+pictures again and of one with new visuals and a new history.
 
 Timings on a shared CPU are noisy: each repeat visits every setup and mode once, back to
 back, and the median over repeats is reported.
@@ -78,8 +78,9 @@ def page(run, cpu_s, new):  # no annotations: AppTest runs this function's sourc
 
 def rest_page(run, cpu_s, fresh):  # an AppTest script, as `page`
     """One refresh of a paused run's panel, its CPU seconds appended to `cpu_s`; with `fresh["on"]` its
-    visuals (and the replay's last frame, which a paused page draws) come as a new dict each time, so
-    every picture is built again, as for new visuals."""
+    visuals (and the replay's last frame, which a paused page draws) and its history come as new dicts each
+    time, as for a snapshot with news: every chart is built again and every picture encoded again (those the
+    host drew are not drawn again)."""
     import dataclasses
     import time
     from types import SimpleNamespace
@@ -91,7 +92,7 @@ def rest_page(run, cpu_s, fresh):  # an AppTest script, as `page`
     if fresh["on"]:
         visuals, last = dict(snap.visuals), snap.timeline[-1:]
         frames = (*snap.timeline[:-1], *(Frame(f.step, visuals) for f in last))
-        snap = dataclasses.replace(snap, visuals=visuals, timeline=frames)
+        snap = dataclasses.replace(snap, visuals=visuals, timeline=frames, history=dict(snap.history))
     still = SimpleNamespace(heartbeat=lambda: None, active=False, snapshot=lambda: snap)
     start = time.thread_time()
     live.draw(dataclasses.replace(run, trainer=still))
@@ -162,7 +163,7 @@ class Bench:
 
     def at_rest(self, redraws: int) -> dict[str, float]:
         """With training paused (nothing else running here): the median CPU ms of a redraw that sends the
-        same pictures again, and of one that builds every picture anew (new visuals)."""
+        same pictures again, and of one with news (new visuals and history)."""
         cpu_s, fresh = [], {"on": False}
         app = AppTest.from_function(rest_page, args=(self.run, cpu_s, fresh), default_timeout=120)
         out = {}
@@ -243,15 +244,16 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         f"the app's host processes through a `RunHandle` (1 torch thread, nice 10), for {seconds:g} s per mode, "
         f"median of {repeats} interleaved repeats; steps/s from the run's own step counter over the wall-clock "
         "time from its start to its pause. Headless: a run opened without visuals; with visuals: a run opened as "
-        f"the app opens it, its host computing the page's visuals every {limits().refresh:g} s at most (and in at "
-        f"most LIVE_SHARE of its training time), no page; with the page: that run while this process, the web "
-        f"process, also redraws the live panel every {limits().refresh:g} s from the snapshots its pool brings "
+        f"the app opens it, its host computing the page's visuals and drawing their pictures every "
+        f"{limits().refresh:g} s at most (and in at most LIVE_SHARE of its training time), no page; with the page: "
+        f"that run while this process, the web process, also redraws the live panel every {limits().refresh:g} s "
+        "from the snapshots its pool brings "
         "(through Streamlit's AppTest). CPU ms per redraw: the CPU time of the thread that runs the live panel's "
         "body (`live.draw`) in one redraw, the mean and the median over all redraws, then the share of redraws "
-        "that drew new visuals (whose pictures are built then), their median, and the median of the others (the "
-        f"same pictures sent again). At rest: with training paused, the median of {REST_REDRAWS} redraws sending "
-        "the same pictures again, and of as many building every picture anew (steadier than the others on a busy "
-        "machine).",
+        "that drew new visuals (whose pictures, drawn by the host, are encoded and sent then), their median, and "
+        "the median of the others (the same pictures sent again). At rest: with training paused, the median of "
+        f"{REST_REDRAWS} redraws sending the same pictures again, and of as many drawing new visuals (a new dict "
+        "each time, with the host's pictures in it; steadier than the others on a busy machine).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

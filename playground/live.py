@@ -12,7 +12,7 @@ import streamlit as st
 
 from genmodels.models import MODELS
 
-from . import figures, history
+from . import figures, history, memo
 from .controls import status_line
 from .pace import PACE, keep_time, live_period
 from .session import Run
@@ -38,11 +38,13 @@ def panel(run: Run) -> None:
 
 def draw(run: Run) -> None:
     """One refresh: a heartbeat (the tab is open), then the latest snapshot's status, curves and figures.
-    The snapshot is in memory (the pool keeps it fresh): a refresh never waits for the run's host."""
+    The snapshot is in memory (the pool keeps it fresh): a refresh never waits for the run's host. Charts and
+    pictures are built once per history and visuals (`memo`): a page whose run has no news sends them as
+    they were."""
     start, t = time.thread_time(), run.trainer
     t.heartbeat()
     snap = t.snapshot()
     status_line(snap)
-    st.vega_lite_chart(figures.loss_chart(snap.history), key="loss")
+    st.vega_lite_chart(memo.get("loss_chart", snap.history, lambda: figures.loss_chart(snap.history)), key="loss")
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
     PACE.record(str(id(t)), time.thread_time() - start)

@@ -63,8 +63,9 @@ def draw_stages(v: dict[str, np.ndarray], step: int) -> None:
                 "g⁻¹ stretches space (the density is raised), blue where it compresses (lowered)") if "log_det" in v
         else None], step)
     if "layer_log_det" in v:
-        st.vega_lite_chart(figures.bar_chart(v["layer_log_det"], "layer k", "mean log |det ∂y_k/∂y_(k−1)| over "
-                                             "the base draws: what each layer adds to log q"), key="layer_log_det")
+        st.vega_lite_chart(memo.get("layer_log_det", v, lambda: figures.bar_chart(
+            v["layer_log_det"], "layer k", "mean log |det ∂y_k/∂y_(k−1)| over the base draws: what each layer adds "
+            "to log q")), key="layer_log_det")
 
 
 def draw_latents(v: dict[str, np.ndarray], step: int) -> None:
