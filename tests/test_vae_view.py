@@ -1,12 +1,21 @@
-"""The VAE page of the app without a browser (AppTest): every view draws, and EM steps by hand."""
+"""The VAE page of the app without a browser (AppTest): every view draws, the run's host draws its pictures,
+and EM steps by hand."""
 
+import base64
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from app_helpers import pictures
+from app_helpers import PNG, pictures
 from streamlit.testing.v1 import AppTest
+
+from genmodels.data import load_dataset
+from genmodels.setup import Setup
+from genmodels.training.loop import Training
+from genmodels.training.snapshot import Snapshot
+from playground.pictures import raster, render
 
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 
@@ -56,3 +65,37 @@ def test_moons_page_has_point_views_and_em_recap_where_elbo_meets_log_likelihood
     assert ll == elbo
     app.button(key="em_step").click().run()
     assert not app.exception and any("M-step" in m.value for m in app.markdown)
+
+
+def page(shown, data, setup):  # an AppTest script: the VAE view of whatever snapshot `shown` holds
+    from playground.views import vae
+
+    vae.draw(shown["snap"], data, setup)
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("digits", ["vae_latent", "vae_grid", "vae_recon", "vae_interp", "vae_samples"]),
+    ("moons", ["vae_samples", "vae_grid", "vae_latent", "vae_recon"])])
+def test_the_host_draws_every_picture_the_page_shows_and_the_page_without_them_draws_the_same(
+        name, shown, monkeypatch):
+    """The live panel has no widget, so the host's PNGs are all it shows: a redraw of visuals carrying them
+    encodes no PNG and sends exactly those bytes; the same visuals without them are drawn on the page, one
+    PNG per picture, to the same bytes."""
+    setup = Setup.from_query({"data": name, "model": "vae", "hidden": "16"})
+    data = load_dataset(name, 0)
+    v = Training(lambda: setup.build_model(data), data, setup.train, device="cpu").visuals()
+    hosted = render(v, data, setup)
+    encoded, png = Counter(), raster.png
+    monkeypatch.setattr(raster, "png", lambda picture: encoded.update(["png"]) or png(picture))
+
+    def sent(visuals: dict) -> list[bytes]:
+        at = AppTest.from_function(page, args=({"snap": Snapshot(step=3, visuals=visuals, visuals_step=3)}, data,
+                                               setup), default_timeout=60)
+        at.run()
+        assert not at.exception
+        return [base64.b64decode(b) for h in at.get("html") for b in PNG.findall(h.proto.body)]
+
+    expected = [hosted[f"png:{k}"].tobytes() for k in shown]
+    assert sorted(hosted) == sorted(f"png:{k}" for k in shown)
+    assert sent(v | hosted) == expected and encoded == {}
+    assert sent(v) == expected and encoded == {"png": len(shown)}

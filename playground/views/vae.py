@@ -3,6 +3,8 @@ interpolation, samples, the estimators' gradient variance, and (2D data) the EM 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -14,11 +16,9 @@ from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
 from ..memo import Picture
-from ..pictures import common
-from ..pictures.raster import Plane
+from ..pictures import vae as pictures
+from ..pictures.vae import PALETTE
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf"]
 EM_POINTS = 2000
 
 
@@ -41,36 +41,26 @@ def draw_beside(data: Dataset) -> None:
             draw_em(data)
 
 
-def labels(data: Dataset, n: int) -> np.ndarray | None:
-    """Class labels of the first n test points (the trainer's probe), where the dataset has them."""
-    return None if data.test_labels is None else data.test_labels[:n]
-
-
 def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     """Latent scatter (by class) beside the decoded grid; reconstructions beside an interpolation; samples."""
-    memo.row(st, v, [
-        Picture("vae_latent", lambda: latent_picture(v, labels(data, len(v["latent_points"]))).png(),
-                "latent means of test points (by class where labelled), 2σ posterior ellipses")
-        if "latent_points" in v else None,
-        Picture("vae_grid", lambda: common.grey_tiles(v["latent_grid"], data.shape, len(v["latent_grid_u"])),
-                "decoded latent grid (the plane of the scatter)") if "latent_grid" in v else None], step)
+    made = pictures.builders(v, data)
+    memo.row(st, v, [shown(made, "vae_latent", "latent means of test points (by class where labelled), 2σ "
+                           "posterior ellipses"),
+                     shown(made, "vae_grid", "decoded latent grid (the plane of the scatter)")], step)
     if "latent_points" in v and data.test_labels is not None:
         st.caption(class_legend(data.test_labels), unsafe_allow_html=True)
-    interpolation = None
-    if "interpolation" in v:
-        a, b = v["interpolation_ends"]
-        interpolation = Picture("vae_interp", lambda: common.grey_tiles(v["interpolation"], data.shape,
-                                                                         len(v["interpolation"])),
-                                f"interpolation, linear in z, test image {a} → {b}")
-    memo.row(st, v, [
-        Picture("vae_recon", lambda: common.grey_tiles(np.concatenate([v["inputs"], v["reconstructions"]]),
-                                                        data.shape, len(v["inputs"])),
-                "test inputs (top), reconstructions (bottom)") if "reconstructions" in v else None,
-        interpolation], step)
-    if "samples" in v:
-        memo.image(st, "vae_samples", v, lambda: common.grey_tiles(v["samples"][:30], data.shape, 15),
+    ends = " → ".join(map(str, v.get("interpolation_ends", ())))
+    memo.row(st, v, [shown(made, "vae_recon", "test inputs (top), reconstructions (bottom)"),
+                     shown(made, "vae_interp", f"interpolation, linear in z, test image {ends}")], step)
+    if "vae_samples" in made:
+        memo.image(st, "vae_samples", v, made["vae_samples"],
                    figures.first_step_note(step, "samples: decoder means at z ~ p(z)", "the untrained decoder's blur"),
                    step=step)
+
+
+def shown(made: dict[str, Callable[[], bytes]], name: str, caption: str) -> Picture | None:
+    """The picture `name` where the visuals have its arrays (`pictures.builders`), else an empty cell."""
+    return Picture(name, made[name], caption) if name in made else None
 
 
 def class_legend(classes: np.ndarray) -> str:
@@ -80,40 +70,11 @@ def class_legend(classes: np.ndarray) -> str:
 
 def draw_points(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     """Samples beside the decoded grid as a mesh over the data; latent means beside reconstructions."""
-    memo.row(st, v, [
-        Picture("vae_samples", lambda: common.samples_vs_data(v["samples"], data.test, v).png(),
-                "samples x ~ p(x|z) p(z) (red) vs data (blue)") if "samples" in v and "grid_x" in v else None,
-        Picture("vae_grid", lambda: mesh_picture(v["latent_grid"], data.test, v).png(),
-                "decoded latent grid E[x|z] over the data") if "latent_grid" in v else None], step)
-    memo.row(st, v, [
-        Picture("vae_latent", lambda: latent_picture(v, None).png(), "latent means of test points, 2σ posterior "
-                "ellipses") if "latent_points" in v else None,
-        Picture("vae_recon", lambda: reconstruction_picture(v["reconstructions"], data.test, v).png(),
-                "test points (blue) and their reconstructions (red)") if "reconstructions" in v else None], step)
-
-
-def reconstruction_picture(x_hat: np.ndarray, x: np.ndarray, v) -> Plane:
-    return common.samples_vs_data(x_hat, x[:len(x_hat)], v)
-
-
-def latent_picture(v: dict[str, np.ndarray], classes: np.ndarray | None) -> Plane:
-    """Posterior means of the test points on the latent plane (the decoded grid's box), by class, 2σ ellipses."""
-    points = v["latent_points"]
-    out = Plane.of(v["latent_grid_u"], v["latent_grid_v"]) if "latent_grid_u" in v else common.box_plane(points)
-    if classes is None:
-        out.points(points, common.DATA_COLOUR, 1)
-    else:
-        for c in np.unique(classes):
-            out.points(points[classes == c], PALETTE[int(c) % len(PALETTE)], 1)
-    if "latent_ellipses" in v:
-        out.lines(v["latent_ellipses"], "#000000")
-    return out
-
-
-def mesh_picture(grid: np.ndarray, data: np.ndarray, v) -> Plane:
-    """Decoded means of a latent grid drawn as a mesh over the data: rows and columns of the grid as lines."""
-    out = common.plane(v).points(common.thin(data, 500), "#9ecae1", 1)
-    return out.lines([*grid, *grid.transpose(1, 0, 2)], common.MODEL_COLOUR)
+    made = pictures.builders(v, data)
+    memo.row(st, v, [shown(made, "vae_samples", "samples x ~ p(x|z) p(z) (red) vs data (blue)"),
+                     shown(made, "vae_grid", "decoded latent grid E[x|z] over the data")], step)
+    memo.row(st, v, [shown(made, "vae_latent", "latent means of test points, 2σ posterior ellipses"),
+                     shown(made, "vae_recon", "test points (blue) and their reconstructions (red)")], step)
 
 
 def variance_chart(rows: np.ndarray) -> dict:
@@ -141,18 +102,9 @@ def draw_em(data: Dataset) -> None:
     st.markdown(f"round {int(it)}, after the **{last}**: mean log-likelihood **{ll:.6f}**, "
                 f"ELBO **{elbo:.6f}**, gap KL(q ‖ p(z|x)) = {ll - elbo:.2e} nats")
     left, right = st.columns(2)  # the figures change only with a step: one entry per (EM run, half steps done)
-    memo.image(left, "em_mixture", em, lambda: em_picture(em.x, em.state()),
+    memo.image(left, "em_mixture", em, lambda: pictures.em_picture(em.x, em.state()),
                "responsibilities (colour) and components (2σ)", len(em.history))
     memo.plotly_chart(right, "em_history", em, lambda: em_history_figure(em.state()["history"]), len(em.history))
-
-
-def em_picture(x: np.ndarray, s: dict[str, np.ndarray]) -> bytes:
-    """Points coloured by their most responsible component; 2σ ellipses of the components."""
-    owner = s["responsibilities"].argmax(1)
-    out = common.box_plane(x)
-    for j in range(len(s["weights"])):
-        out.points(x[owner == j], PALETTE[j % len(PALETTE)], 1)
-    return out.lines(s["ellipses"], "#000000", 2).png()
 
 
 def em_history_figure(history: np.ndarray) -> go.Figure:
