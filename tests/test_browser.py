@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from playground.browser_check import CHARTS, SAMPLE_EVERY, SAMPLES
 from playground.screenshots import COUNT_WEBGL, FLAGS  # one Chromium set-up for tests and screenshots
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,18 +27,6 @@ FAMILY_PAGES = {
     "gan": ("data=8gaussians&model=nsgan", 4),  # critic with arrows, D*, manifold, timeline
     "diffusion": ("data=8gaussians&model=flow-matching", 4),  # samples, trajectories, noised data, field
 }
-SAMPLES, SAMPLE_EVERY = 10, 0.5  # seconds
-# Every picture and chart of the page, with whether it shows something.
-CHARTS = """() => [
-  ...[...document.querySelectorAll("img.live-picture")].map(i => ({
-    kind: "image", ok: i.naturalWidth > 0 && i.getBoundingClientRect().height > 40,
-    name: (i.closest("figure")?.querySelector("figcaption")?.textContent || "").slice(0, 30)})),
-  ...[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => ({
-    kind: "vega", ok: !!c.querySelector("canvas, svg") && c.getBoundingClientRect().height > 40,
-    name: c.textContent.slice(0, 30)})),
-  ...[...document.querySelectorAll(".js-plotly-plot")].map(p => ({
-    kind: "plotly", ok: (p.data || []).length > 0 && p.getBoundingClientRect().height > 40})),
-]"""
 
 
 def free_port() -> int:

@@ -1,12 +1,19 @@
 """The GAN view in the app (AppTest, no browser): panels on a known-density mixture, Step D / Step G, images."""
 
+import base64
 import html
 import re
 import time
+from collections import Counter
 
 import pytest
-from app_helpers import TAG, pictures
+from app_helpers import PNG, TAG, pictures
 from streamlit.testing.v1 import AppTest
+
+from genmodels.data import load_dataset
+from genmodels.setup import Setup
+from genmodels.training.loop import Training
+from genmodels.training.snapshot import Snapshot
 
 SMALL = {"g_hidden": "16", "d_hidden": "16", "depth": "2", "channels": "4"}
 
@@ -90,3 +97,44 @@ def test_digits_show_a_fixed_z_grid_and_the_timeline(app):
     at = app(data="digits", model="lsgan")
     at.run()
     assert not at.exception and len(pictures(at)) == 2
+
+
+def page(shown, data, setup):  # an AppTest script: the GAN view of whatever snapshot `shown` holds
+    from playground.views import gan
+
+    gan.draw(shown["snap"], data, setup)
+
+
+BUILDERS = ("critic_picture", "manifold_picture", "timeline_picture", "image_tiles", "timeline_tiles")
+
+
+@pytest.mark.parametrize("data_name, model, names", [
+    ("8gaussians", "nsgan", ("gan_critic", "gan_dstar", "gan_manifold", "gan_timeline_plot")),
+    ("digits", "lsgan", ("gan_images", "gan_timeline_images"))])
+def test_pictures_made_by_the_host_are_sent_as_they_are_and_the_timeline_draws_on_the_page(
+        monkeypatch, data_name, model, names):
+    """After one round the samples differ from the timeline's step-0 entry, so the timeline has a slider: at
+    its default the page sends the host's PNGs, byte for byte what it draws from the plain visuals, and
+    builds nothing; an entry back is drawn on the page."""
+    from playground.pictures import gan, render
+
+    setup, data = Setup.from_query({"data": data_name, "model": model, **SMALL}), load_dataset(data_name, 0)
+    run = Training(lambda: setup.build_model(data), data, setup.train, device="cpu")
+    run.run(1)
+    v = run.visuals()
+    hosted = render(v, data, setup)
+    assert set(hosted) == {f"png:{name}" for name in names}
+    drawn = AppTest.from_function(page, args=({"snap": Snapshot(step=1, visuals=v, visuals_step=1)}, data, setup),
+                                  default_timeout=60).run()
+    calls = Counter()
+    for name in BUILDERS:
+        build = getattr(gan, name)
+        monkeypatch.setattr(gan, name, lambda *a, _b=build, _n=name, **k: calls.update([_n]) or _b(*a, **k))
+    shown = {"snap": Snapshot(step=1, visuals=v | hosted, visuals_step=1)}
+    at = AppTest.from_function(page, args=(shown, data, setup), default_timeout=60).run()
+    assert not at.exception and calls == {}
+    sent = [png for h in at.get("html") for png in PNG.findall(h.proto.body)]
+    assert sent == [base64.b64encode(hosted[f"png:{name}"].tobytes()).decode() for name in names]
+    assert sent == [png for h in drawn.get("html") for png in PNG.findall(h.proto.body)]
+    at.slider(key="gan_timeline").set_value(-1).run()  # the step-0 entry, which the host did not draw
+    assert calls == {"timeline_tiles" if data.is_image else "timeline_picture": 1}

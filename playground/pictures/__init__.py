@@ -15,13 +15,14 @@ from genmodels.data import Dataset
 from genmodels.models import MODELS
 from genmodels.setup import Setup
 
-from . import diffusion, flow, vae
+from . import diffusion, flow, gan, vae
 
 PNG = "png:"  # the prefix of the visuals' keys that hold a picture the host made
 RENDER = f"{__name__}:render"  # what a run's spec names
 Pictures = Callable[[dict[str, np.ndarray], Dataset, Setup], dict[str, bytes]]
 FAMILIES: dict[str, Pictures] = {
     "flow": flow.pictures,
+    "gan": gan.pictures,
     "vae": vae.pictures,
     "diffusion": diffusion.pictures, "energy": diffusion.pictures,
 }

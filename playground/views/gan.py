@@ -21,12 +21,7 @@ from genmodels.training.snapshot import Snapshot
 
 from .. import figures, memo
 from ..memo import Picture
-from ..pictures import common
-from ..pictures.raster import CRITIC, Plane
-
-ARROW_FRACTION = 0.12  # the longest arrow spans this fraction of the plot
-MANIFOLD_COLOURS = ("#1f77b4", "#ff7f0e")  # images of lines of constant z_2, of constant z_1
-REAL_COLOUR, FAKE_COLOUR = "#1b7837", "#762a83"  # on the critic's purple (fake) to green (real) scale
+from ..pictures import gan
 
 
 def draw(snap: Snapshot, data: Dataset, setup: Setup) -> None:
@@ -52,21 +47,21 @@ def last_move(snap: Snapshot) -> str:
 # -- 2D -----------------------------------------------------------------------------------------------
 def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int) -> None:
     """Two rows of panels: critic with arrows beside D* (known density), manifold beside the timeline; then the
-    mode meter and the curves. All of one snapshot: the timeline starts at its samples, the meter's."""
+    mode meter and the curves. All of one snapshot: the timeline starts at its samples, the meter's. The host
+    draws the pictures at the timeline's default (this step, key "gan_timeline_plot"); the page the others."""
     model, config = MODELS[setup.model], setup.model_config
-    zrange = model.critic_range(config)
     now = {k.removeprefix("quality_"): float(a) for k, a in v.items() if k.startswith("quality_")}
-    optimal = model.optimal_critic(config, v["d_star"]) if "d_star" in v else None
+    optimal = memo.get("gan.optimal", v, lambda: gan.optimal_critic(v, setup))
     curves = {"step": v["timeline_step"], **{k.removeprefix("timeline_"): a for k, a in v.items()
                                              if k.startswith("timeline_") and k != "timeline_step"}}
     grad = float(np.linalg.norm(v["arrows_v"], axis=1).max())
     m = getattr(config, "pack", 1)
     packs = f" on {m} copies of x (PacGAN packing)" if m > 1 else ""
     d_star = None if optimal is None else Picture(
-        "gan_dstar", lambda: critic_picture(v, data, zrange, optimal, arrows=False).png(),
+        "gan_dstar", lambda: gan.critic_picture(v, data, setup, optimal),
         f"optimal {model.critic_label}{' = pᵐ/(pᵐ+qᵐ), m = ' + str(m) if m > 1 else ''} from p and a KDE q of "
         f"G's samples (grey: neither has mass) · JS ≈ {float(v['js_estimate']):.3f}")
-    memo.row(st, v, [Picture("gan_critic", lambda: critic_picture(v, data, zrange).png(),
+    memo.row(st, v, [Picture("gan_critic", lambda: gan.critic_picture(v, data, setup),
                              f"{model.critic_label}{packs} over the plane (purple: says fake, green: says real), "
                              f"data green, "
                              f"fakes purple; arrows: −∇ of the G loss on the fakes (longest ‖∇‖ = {grad:.2g})"),
@@ -79,12 +74,10 @@ def draw_points(v: dict[str, np.ndarray], data: Dataset, setup: Setup, step: int
     shown = now if k is None else {name: curves[name][k] for name in ("modes", "total") if name in curves}
     if "modes" in shown:
         title += f" · {int(shown['modes'])}/{int(shown['total'])} modes"
-    samples = v["samples"] if k is None else v["timeline"][k]
     memo.row(pictures, v, [
-        Picture("gan_manifold", lambda: manifold_picture(v).png(),
+        Picture("gan_manifold", lambda: gan.manifold_picture(v),
                 "generator manifold: images of z-grid lines (blue: z₂ fixed, orange: z₁ fixed)"),
-        Picture(("gan_timeline_plot", k), lambda: common.samples_vs_data(samples, data.test, v).png(), title)],
-        step)
+        Picture(timeline_key("gan_timeline_plot", k), lambda: gan.timeline_picture(v, data, k), title)], step)
     mode_meter(now, step)
     st.vega_lite_chart(memo.get("gan.curve_chart", v, lambda: figures.loss_chart(curve_history(curves))),
                        key="gan_curves")
@@ -97,37 +90,6 @@ def no_d_star(data: Dataset, known_density: bool) -> str:
                 "with no pointwise formula in p and q.")
     return (f"No D* = p/(p+q) panel: {data.name} has no known density p (D* is drawn on the Gaussian mixtures "
             "and rings, e.g. 8gaussians or ring8).")
-
-
-def critic_picture(v, data, zrange, values=None, arrows: bool = True) -> Plane:
-    """The critic (or `values`, e.g. D*) as colour, purple (fake) → green (real) over its range (the values'
-    own range for an unbounded critic), with data, fakes and the generator-gradient arrows."""
-    lo, hi = zrange or (None, None)
-    out = common.plane(v).density(v["critic"] if values is None else values, stops=CRITIC, lo=lo, hi=hi)
-    out.points(common.thin(data.test, 500), REAL_COLOUR, 1)
-    out.points(common.thin(v["samples"], 500), FAKE_COLOUR, 1)
-    if arrows:
-        out.arrows(v["arrows_x"], arrow_tips(v["arrows_x"], v["arrows_v"], v["grid_x"]))
-    return out
-
-
-def arrow_tips(x: np.ndarray, g: np.ndarray, gx: np.ndarray) -> np.ndarray:
-    """Tips of segments from each fake point along -∇ℓ_G, scaled together so relative lengths stay true."""
-    norm = np.linalg.norm(g, axis=1).max()
-    return x + g * (ARROW_FRACTION * (gx[-1] - gx[0]) / norm if norm > 0 else 0.0)
-
-
-def manifold_picture(v) -> Plane:
-    """The image under G of straight lines in z: where the latent plane is stretched, folded or torn.
-
-    Lines of constant z_2 in one colour, lines of constant z_1 in the other.
-    """
-    lines = v["manifold"]
-    half = max(len(lines) // 2, 1)
-    out = common.plane(v)
-    for part, colour in zip((lines[:half], lines[half:]), MANIFOLD_COLOURS):
-        out.lines(part, colour)
-    return out.points(common.thin(v["samples"], 500), common.MODEL_COLOUR, 1)
 
 
 def mode_meter(now: dict[str, float], step: int) -> None:
@@ -159,6 +121,11 @@ def curve_history(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.stack([curves["step"], s], 1) for k, s in series.items()}
 
 
+def timeline_key(name: str, k: int | None) -> str | tuple[str, int]:
+    """A timeline picture's memo key: the plain name at the slider's default (the host's picture), else with k."""
+    return name if k is None else (name, k)
+
+
 def timeline_index(v: dict[str, np.ndarray], current: np.ndarray) -> tuple[int | None, list[int]]:
     """A slider over the recorded entries and, newest, the current samples (None: what the rest of the page
     shows); -k is k entries back. Also the entries' G steps. A recorded entry equal to the current samples
@@ -178,11 +145,9 @@ def draw_images(v: dict[str, np.ndarray], data: Dataset, step: int) -> None:
     if "images" not in v:
         return
     pictures = st.container()  # above the slider, as in draw_points
-    current = v["images"][: len(v["timeline"][0])]
-    k, steps = timeline_index(v, current)
+    k, steps = timeline_index(v, gan.current_images(v))
     memo.row(pictures, v, [
-        Picture("gan_images", lambda: common.grey_tiles(v["images"], data.shape, columns=8),
+        Picture("gan_images", lambda: gan.image_tiles(v, data),
                 figures.first_step_note(step, "G(z) for 64 fixed z", "the untrained generator's noise")),
-        Picture(("gan_timeline_images", k), lambda: common.grey_tiles(current if k is None else v["timeline"][k],
-                                                                        data.shape, 8),
+        Picture(timeline_key("gan_timeline_images", k), lambda: gan.timeline_tiles(v, data, k),
                 "16 fixed z " + ("at this step" if k is None else f"at G step {steps[k]}"))], step)
