@@ -16,8 +16,9 @@ from genmodels.models import MODELS
 from genmodels.setup import Setup
 from genmodels.training.snapshot import Snapshot
 
-from . import figures, history, memo, widgets
+from . import history, memo, widgets
 from .controls import controls, status_line
+from .live import losses
 from .pace import keep_time, live_period
 from .pictures import common
 from .session import Run, close_run, run_for
@@ -80,7 +81,7 @@ def show(runs: list[Run], names: list[str]) -> None:
             r.trainer.heartbeat()
         snaps = [r.trainer.snapshot() for r in runs]
         keep_time(fast, any(r.trainer.active for r in runs), period)
-        st.vega_lite_chart(figures.loss_chart(merged_history(snaps, names)), key="compare.loss")
+        losses(merged_history(snaps, names), "compare.loss")
         for i, (column, run, snap, name) in enumerate(zip(st.columns(len(runs)), runs, snaps, names)):
             with column:
                 status_line(snap, name)

@@ -45,6 +45,15 @@ def draw(run: Run) -> None:
     t.heartbeat()
     snap = t.snapshot()
     status_line(snap)
-    st.vega_lite_chart(memo.get("loss_chart", snap.history, lambda: figures.loss_chart(snap.history)), key="loss")
+    losses(snap.history, "loss")
     VIEWS[MODELS[run.setup.model].family](history.replay(snap, t.active), run.data, run.setup)
     PACE.record(str(id(t)), time.thread_time() - start)
+
+
+def losses(history: dict, key: str) -> None:
+    """The loss curves (built once per history: `memo`), or before the first logged step a line that says
+    when they start, not an empty frame."""
+    if not any(len(h) for h in history.values()):
+        st.caption("The loss curves start at the first step.")
+        return
+    st.vega_lite_chart(memo.get(key, history, lambda: figures.loss_chart(history)), key=key)

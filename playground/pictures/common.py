@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genmodels.data import Dataset
 from genmodels.models.plotbox import square_box
 
 from . import raster
@@ -34,6 +35,11 @@ def density(values: np.ndarray, v: dict[str, np.ndarray], overlay: np.ndarray | 
 def samples_vs_data(samples: np.ndarray, data: np.ndarray, v: dict[str, np.ndarray]) -> Plane:
     """Both point sets on the fixed grid's plane, so the view stays put while the samples move."""
     return plane(v).points(thin(data), DATA_COLOUR).points(thin(samples), MODEL_COLOUR)
+
+
+def samples_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
+    """The model's samples (red) on the data (blue), on the visuals' grid."""
+    return samples_vs_data(v["samples"], data.test, v).png()
 
 
 def box_plane(points: np.ndarray) -> Plane:

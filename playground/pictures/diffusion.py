@@ -11,7 +11,7 @@ from genmodels.data import Dataset
 from genmodels.setup import Setup
 
 from . import raster
-from .common import DATA_COLOUR, MODEL_COLOUR, plane, samples_vs_data
+from .common import DATA_COLOUR, MODEL_COLOUR, plane, samples_picture
 
 PATH_COLOUR, CHAIN_COLOUR = "#c8c8c8", "#ffffff"  # trajectories on white, chains on the energy
 CHAINS_DRAWN = 60  # of the N_PATHS chains, over the energy (more would hide it)
@@ -35,11 +35,6 @@ def pictures(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> dict[str,
 def data_end(v: dict[str, np.ndarray]) -> int:
     """The index of the path's last shown time, at the data end (0 is the noise end)."""
     return len(v["level_t"]) - 1
-
-
-def samples_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
-    """The model's samples (red) on the data (blue)."""
-    return samples_vs_data(v["samples"], data.test, v).png()
 
 
 def paths_picture(v: dict[str, np.ndarray]) -> bytes:

@@ -10,7 +10,7 @@ from genmodels.data import Dataset
 from genmodels.setup import Setup
 
 from . import raster
-from .common import OVERLAY_COLOUR, box_plane, density, grey_tiles, plane, samples_vs_data, thin
+from .common import OVERLAY_COLOUR, box_plane, density, grey_tiles, plane, samples_picture, thin
 from .raster import Plane
 
 STRIP_SIZE = 160  # pixels per intermediate density (32 cells of 5)
@@ -37,11 +37,6 @@ def pictures(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> dict[str,
 def density_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
     """exp(log p(x)) over the grid; fitted to data, the data in white on top (to a target, nothing)."""
     return density(np.exp(v["log_density"]), v, None if "target_log_density" in v else data.test).png()
-
-
-def samples_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
-    """The model's samples (red) on the data (blue)."""
-    return samples_vs_data(v["samples"], data.test, v).png()
 
 
 def target_picture(v: dict[str, np.ndarray]) -> bytes:

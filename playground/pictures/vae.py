@@ -12,7 +12,7 @@ import numpy as np
 from genmodels.data import Dataset
 from genmodels.setup import Setup
 
-from .common import DATA_COLOUR, MODEL_COLOUR, box_plane, grey_tiles, plane, samples_vs_data, thin
+from .common import DATA_COLOUR, MODEL_COLOUR, box_plane, grey_tiles, plane, samples_picture, samples_vs_data, thin
 from .raster import Plane
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -81,11 +81,6 @@ def interpolation_tiles(v: dict[str, np.ndarray], data: Dataset) -> bytes:
 
 def sample_tiles(v: dict[str, np.ndarray], data: Dataset) -> bytes:
     return grey_tiles(v["samples"][:30], data.shape, 15)
-
-
-def samples_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
-    """Samples x ~ p(x|z) p(z) (red) on the data (blue)."""
-    return samples_vs_data(v["samples"], data.test, v).png()
 
 
 def mesh_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:
