@@ -3,7 +3,8 @@
 pages: every family's default page and every preset, one tab at a time (issue 13). Train is pressed
 (on a preset it trains every run), and once the first pictures show, the page is sampled SAMPLES
 times SAMPLE_EVERY seconds apart: its pictures and charts, those empty, the WebGL contexts it made,
-"Too many active WebGL contexts" warnings and console errors.
+"Too many active WebGL contexts" warnings and console errors. A chart that has just appeared is
+drawn by the browser a moment later: a page fails when a chart is blank at two samples in a row.
 
 tabs: `--tabs` tabs at once on the heaviest pages (VAE on moons, GAN on ring8, Glow on digits), all
 training, each sampled every TAB_EVERY seconds for `--seconds` (issue 12): charts present and
@@ -56,7 +57,8 @@ class Watch:
     samples: int = 0
     fewest: int | None = None  # pictures and charts at the sample that had the fewest
     first: int | None = None
-    empty: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # charts blank at a sample and at the one before
+    blank_before: bool = False
     disconnected: int = 0
 
     @classmethod
@@ -77,7 +79,9 @@ class Watch:
         self.samples += 1
         self.first = len(charts) if self.first is None else self.first
         self.fewest = len(charts) if self.fewest is None else min(self.fewest, len(charts))
-        self.empty += [f"{c['kind']} {c.get('name', '')!r}" for c in charts if not c["ok"]]
+        blank = [f"{c['kind']} {c.get('name', '')!r}" for c in charts if not c["ok"]]
+        self.empty += blank if self.blank_before else []
+        self.blank_before = bool(blank)
         self.disconnected += bool(self.page.evaluate(DISCONNECTED))
 
     def row(self) -> dict:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from app_helpers import PNG, pictures
 from streamlit.testing.v1 import AppTest
@@ -117,14 +118,14 @@ def test_the_memo_keeps_the_most_recently_used_entries_only(monkeypatch):
 def test_loss_chart_has_one_row_per_logged_point_of_each_series():
     history = {"loss": np.array([[1, 3.0], [2, 2.5], [3, 2.0]]), "kl": np.array([[1, 0.5], [3, 0.25]])}
     spec = figures.loss_chart(history)
-    rows = spec["datasets"][spec["data"]["name"]].to_pandas()
+    rows = pa.ipc.open_stream(spec["datasets"][spec["data"]["name"]]).read_all().to_pandas()
     expected = pd.DataFrame([(s, k, v) for k, h in history.items() for s, v in h], columns=["step", "series", "value"])
     rows["series"] = rows["series"].astype(str)
     pd.testing.assert_frame_equal(rows[["step", "series", "value"]].reset_index(drop=True), expected,
                                   check_dtype=False)
     assert set(spec["spec"]["encoding"]) == {"x", "y", "color"} and spec["facet"]["field"] == "series"
     assert spec["resolve"] == {"scale": {"y": "independent"}}  # one y axis per quantity
-    assert figures.loss_chart({})["datasets"][figures.LOSS_DATA].num_rows == 0
+    assert pa.ipc.open_stream(figures.loss_chart({})["datasets"][figures.LOSS_DATA]).read_all().num_rows == 0
 
 
 def test_the_open_page_bench_reports_finite_positive_rates():
