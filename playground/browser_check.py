@@ -43,6 +43,8 @@ CHARTS = """() => [
   ...[...document.querySelectorAll(".js-plotly-plot")].map(p => ({
     kind: "plotly", ok: (p.data || []).length > 0 && p.getBoundingClientRect().height > 40})),
 ]"""
+STEP = """() => Number(([...document.querySelectorAll("strong")].map(s => s.textContent)
+  .find(t => /^step \\d+$/.test(t)) || "step -1").slice(5))"""
 DISCONNECTED = """() => /connecting|connection error/i.test(
   document.querySelector('[data-testid="stStatusWidget"]')?.textContent || "")"""
 
@@ -60,6 +62,7 @@ class Watch:
     empty: list[str] = field(default_factory=list)  # charts blank at a sample and at the one before
     blank_before: bool = False
     disconnected: int = 0
+    steps: list[int] = field(default_factory=list)  # the status line's step at each sample
 
     @classmethod
     def open(cls, browser, name: str, url: str) -> Watch:
@@ -83,6 +86,7 @@ class Watch:
         self.empty += blank if self.blank_before else []
         self.blank_before = bool(blank)
         self.disconnected += bool(self.page.evaluate(DISCONNECTED))
+        self.steps.append(self.page.evaluate(STEP))
 
     def row(self) -> dict:
         lost = sum("Too many active WebGL contexts" in text for _, text in self.console)
@@ -90,17 +94,22 @@ class Watch:
         return {"page": self.name, "samples": self.samples, "charts": self.first, "fewest": self.fewest,
                 "empty": len(self.empty), "webgl": self.page.evaluate("window.__webgl"), "lost_warnings": lost,
                 "console_errors": len(errors), "disconnected": self.disconnected,
+                "steps": f"{self.steps[0]} → {self.steps[-1]}" if self.steps else "–",
                 "ok": bool(self.samples and self.fewest >= self.first and not self.empty and not lost
                            and not errors and not self.disconnected),
                 "detail": "; ".join([*self.empty[:3], *errors[:3]])}
 
 
-def wait_drawn(watch: Watch, timeout: float = 120.0) -> None:
+def wait_drawn(watch: Watch, timeout: float = 120.0) -> bool:
+    """Wait until the page shows a picture; False (and a failure noted) if none came within `timeout`."""
     deadline = time.monotonic() + timeout
     while not watch.drawn():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{watch.name}: no picture within {timeout:.0f} s")
+            text = " ".join(watch.page.evaluate("document.body.innerText").split())
+            watch.empty.append(f"no picture within {timeout:.0f} s; the page read: {text[:160]!r}")
+            return False
         time.sleep(0.5)
+    return True
 
 
 def check_pages(browser, base: str) -> list[dict]:
@@ -111,8 +120,7 @@ def check_pages(browser, base: str) -> list[dict]:
     for name, query in pages.items():
         watch = Watch.open(browser, name, f"{base}/?{query}")
         try:
-            wait_drawn(watch)
-            for _ in range(SAMPLES):
+            for _ in range(SAMPLES if wait_drawn(watch) else 0):
                 watch.sample()
                 time.sleep(SAMPLE_EVERY)
             rows.append(watch.row())
@@ -127,11 +135,10 @@ def check_tabs(browser, base: str, tabs: int, seconds: float) -> list[dict]:
     watches = [Watch.open(browser, f"tab {i + 1}: {HEAVY[i % len(HEAVY)]}", f"{base}/?{HEAVY[i % len(HEAVY)]}")
                for i in range(tabs)]
     try:
-        for watch in watches:
-            wait_drawn(watch)
+        drawn = [watch for watch in watches if wait_drawn(watch)]
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            for watch in watches:
+            for watch in drawn:
                 watch.sample()
             time.sleep(TAB_EVERY)
         rows = [watch.row() for watch in watches]
@@ -144,9 +151,10 @@ def check_tabs(browser, base: str, tabs: int, seconds: float) -> list[dict]:
 
 
 def line(r: dict) -> str:
-    return (f"{'ok  ' if r['ok'] else 'FAIL'} {r['page']}: {r['samples']} samples, {r['charts']} charts "
-            f"(fewest {r['fewest']}), {r['empty']} empty, WebGL contexts {r['webgl']}, lost-context warnings "
-            f"{r['lost_warnings']}, console errors {r['console_errors']}, disconnected {r['disconnected']}"
+    return (f"{'ok  ' if r['ok'] else 'FAIL'} {r['page']}: {r['samples']} samples, step {r['steps']}, "
+            f"{r['charts']} charts (fewest {r['fewest']}), {r['empty']} empty, WebGL contexts {r['webgl']}, "
+            f"lost-context warnings {r['lost_warnings']}, console errors {r['console_errors']}, "
+            f"disconnected {r['disconnected']}"
             + (f" · {r['detail']}" if r["detail"] else ""))
 
 
