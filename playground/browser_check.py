@@ -18,15 +18,13 @@ exits 1 if any page failed.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 
 from genmodels.lecture.presets import load_presets
 
-from .screenshots import COUNT_WEBGL, FLAGS, PAGES, free_port, start_app
+from .screenshots import COUNT_WEBGL, PAGES, app_and_browser
 
 SAMPLES, SAMPLE_EVERY = 10, 0.5  # seconds
 TAB_EVERY = 2.0
@@ -164,25 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tabs", type=int, default=8, help="tabs at once (tabs mode)")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of sampling (tabs mode)")
     args = parser.parse_args(argv)
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("no Chromium found: `apt-get install -y chromium`, or set CHROMIUM=/path/to/chromium")
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    app = start_app(port)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
-            try:
-                base = f"http://127.0.0.1:{port}"
-                rows = check_pages(browser, base) if args.mode == "pages" else check_tabs(browser, base, args.tabs,
-                                                                                         args.seconds)
-            finally:
-                browser.close()
-    finally:
-        app.terminate()
-        app.wait(timeout=10)
+    with app_and_browser() as (browser, base):
+        rows = check_pages(browser, base) if args.mode == "pages" else check_tabs(browser, base, args.tabs,
+                                                                                 args.seconds)
     failed = [r["page"] for r in rows if not r["ok"]]
     print(f"{len(rows) - len(failed)}/{len(rows)} pages ok" + (f"; failed: {', '.join(failed)}" if failed else ""))
     sys.exit(1 if failed else 0)

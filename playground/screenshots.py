@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,28 @@ def start_app(port: int) -> subprocess.Popen:
     raise SystemExit("the app did not start within 60 s")
 
 
+@contextmanager
+def app_and_browser():
+    """The app on a free local port and headless system Chromium (Playwright): (browser, the app's base URL)."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("no Chromium found: `apt-get install -y chromium`, or set CHROMIUM=/path/to/chromium")
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    app = start_app(port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
+            try:
+                yield browser, f"http://127.0.0.1:{port}"
+            finally:
+                browser.close()
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+
+
 def shoot(browser, url: str, path: Path, seconds: float) -> tuple[int, int]:
     """Train `seconds` on the page at `url`, save a full-page screenshot; (WebGL contexts, lost-context warnings)."""
     page = browser.new_page(viewport={"width": 1500, "height": 2000})  # the app scrolls inside: a tall window
@@ -82,27 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if unknown := set(args.pages) - set(PAGES):
         parser.error(f"unknown page(s) {', '.join(sorted(unknown))}; pick from {', '.join(PAGES)}")
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("no Chromium found: `apt-get install -y chromium`, or set CHROMIUM=/path/to/chromium")
-    from playwright.sync_api import sync_playwright
-
     args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    app = start_app(port)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
-            try:
-                for name in args.pages or PAGES:
-                    path = args.out / f"screenshot-{name}.png"
-                    contexts, lost = shoot(browser, f"http://127.0.0.1:{port}/?{PAGES[name]}", path, args.seconds)
-                    print(f"{name}: {path} · WebGL contexts {contexts} · lost-context warnings {lost}")
-            finally:
-                browser.close()
-    finally:
-        app.terminate()
-        app.wait(timeout=10)
+    with app_and_browser() as (browser, base):
+        for name in args.pages or PAGES:
+            path = args.out / f"screenshot-{name}.png"
+            contexts, lost = shoot(browser, f"{base}/?{PAGES[name]}", path, args.seconds)
+            print(f"{name}: {path} · WebGL contexts {contexts} · lost-context warnings {lost}")
 
 
 if __name__ == "__main__":
