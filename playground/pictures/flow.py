@@ -25,13 +25,13 @@ def pictures(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> dict[str,
         out = {"flow_samples": sample_tiles(v, data)} if "samples" in v else {}
         return out | (latent_tiles(v) if "latent_image" in v else {})
     fitted = "target_log_density" not in v
-    builds = {"target": ("target_log_density", lambda: target_picture(v)),
-              "density": ("log_density", lambda: density_picture(v, data)),
-              "samples": ("samples" if fitted else "", lambda: samples_picture(v, data)),
-              "stage_densities": ("stage_log_density", lambda: stage_strip(v)),
-              "stages": ("stages", lambda: stages_picture(v, len(v["stages"]) - 1)),
-              "log_det": ("log_det", lambda: log_det_picture(v))}
-    return {name: build() for name, (needs, build) in builds.items() if needs in v}
+    builds = {"target": (not fitted, lambda: target_picture(v)),
+              "density": ("log_density" in v, lambda: density_picture(v, data)),
+              "samples": (fitted and "samples" in v, lambda: samples_picture(v, data)),
+              "stage_densities": ("stage_log_density" in v, lambda: stage_strip(v)),
+              "stages": ("stages" in v, lambda: stages_picture(v, len(v["stages"]) - 1)),
+              "log_det": ("log_det" in v, lambda: log_det_picture(v))}
+    return {name: build() for name, (shown, build) in builds.items() if shown}
 
 
 def density_picture(v: dict[str, np.ndarray], data: Dataset) -> bytes:

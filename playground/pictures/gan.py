@@ -27,11 +27,11 @@ def pictures(v: dict[str, np.ndarray], data: Dataset, setup: Setup) -> dict[str,
     if "samples" not in v:
         return {}
     optimal = optimal_critic(v, setup)
-    builds = {"gan_critic": ("critic", lambda: critic_picture(v, data, setup)),
-              "gan_dstar": ("" if optimal is None else "d_star", lambda: critic_picture(v, data, setup, optimal)),
-              "gan_manifold": ("manifold", lambda: manifold_picture(v)),
-              "gan_timeline_plot": ("grid_x", lambda: timeline_picture(v, data, None))}
-    return {name: build() for name, (needs, build) in builds.items() if needs in v}
+    builds = {"gan_critic": ("critic" in v, lambda: critic_picture(v, data, setup)),
+              "gan_dstar": (optimal is not None, lambda: critic_picture(v, data, setup, optimal)),
+              "gan_manifold": ("manifold" in v, lambda: manifold_picture(v)),
+              "gan_timeline_plot": ("grid_x" in v, lambda: timeline_picture(v, data, None))}
+    return {name: build() for name, (shown, build) in builds.items() if shown}
 
 
 def optimal_critic(v: dict[str, np.ndarray], setup: Setup) -> np.ndarray | None:
