@@ -278,10 +278,12 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         url = f"ws://127.0.0.1:{server.port}/_stcore/stream"
         asyncio.run(guarded(student(url, query, 0.0, 0, warm, train=False), warm))
         baseline_rss, load_avg = server.rss(), os.getloadavg()[0]
-        client0, server0, started = cpu_seconds(psutil.Process()), server.cpu(), time.monotonic()
+        client0, server0, hosts0, started = cpu_seconds(psutil.Process()), server.cpu(), server.hosts_cpu(), \
+            time.monotonic()
         stats = asyncio.run(run_sessions(server.port, n, query, duration, max_requests, ramp))
         wall, client_cpu, server_cpu = time.monotonic() - started, cpu_seconds(psutil.Process()) - client0, \
             server.cpu() - server0
+        hosts_cpu = server.hosts_cpu() - hosts0
         freed = server.seconds_to_idle()  # every tab is closed now: how long until their compute is free
         exit_code, log_tail = server.proc.poll(), server.tail(15)
     finally:
@@ -304,6 +306,7 @@ def measure(n: int, duration: float = 30.0, max_requests: int = 400, ramp: float
         "baseline_rss_mb": baseline_rss / 2**20,
         "peak_rss_mb": server.peak_rss / 2**20,
         "server_cpu_s": server_cpu,
+        "hosts_cpu_s": hosts_cpu,
         "closed_tabs_freed_s": freed,
         "client_cpu_s": client_cpu,
         "wall_s": wall,
