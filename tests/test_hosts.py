@@ -78,6 +78,27 @@ def test_a_host_reports_news_once_with_the_replay_timeline_only_while_idle():
     assert host.ready()["runs"] == []
 
 
+def test_a_run_is_saved_after_seconds_of_its_own_training_not_of_the_clock():
+    """A run of a class trains in short turns; saving it at each turn (every few seconds of the clock)
+    cost its host a third of its time. It is saved after CHECKPOINT_SECONDS of its training, and after a
+    reset (its training time starts again)."""
+    from types import SimpleNamespace
+
+    from genmodels.hosting.host import CHECKPOINT_SECONDS, _Run
+
+    snap = SimpleNamespace(step=0)
+    trainer = SimpleNamespace(snapshot=lambda: snap, training=object(), trained_seconds=0.0,
+                              model=SimpleNamespace(phases=lambda: ()))
+    run = _Run(trainer, 0)
+    snap.step, trainer.trained_seconds = 40, CHECKPOINT_SECONDS / 2
+    assert not run.checkpoint_due()  # however long it waited for its turn
+    trainer.trained_seconds = CHECKPOINT_SECONDS
+    assert run.checkpoint_due()
+    run.saved_trained, run.saved_step = trainer.trained_seconds, snap.step
+    snap.step, trainer.trained_seconds = 3, 0.1  # reset, then three steps
+    assert run.checkpoint_due()
+
+
 def test_a_tab_that_stops_refreshing_pauses_its_run_on_the_host():
     """Heartbeats travel with the polls: a run whose page fell silent past idle_timeout pauses (its
     compute is freed) and says why."""
@@ -108,6 +129,12 @@ def test_a_handle_keeps_its_visuals_dict_while_the_host_says_they_are_unchanged(
              or handle.snapshot().step > 5, what="training on the host")
     snap = handle.snapshot()
     assert snap.visuals is first and snap.visuals_step == 0 and "log_density" in first
+    step = snap.step  # a poll saying which version the handle has brings no visuals: it holds them
+    wait_for(lambda: host._runs[handle.id].trainer.snapshot().step > step, what="more training")
+    news = crossed(host.poll({handle.id: handle.seen()})[handle.id])
+    assert news.snapshot.visuals == {} and news.snapshot.step > step
+    handle.receive(news)
+    assert handle.snapshot().visuals is first and handle.snapshot().step > step
     handle.receive(crossed(host.command(handle.id, "pause")))
     handle.receive(crossed(host.command(handle.id, "step")))  # a single step draws new visuals
     snap = handle.snapshot()
@@ -160,7 +187,7 @@ def test_killing_a_host_resumes_its_runs_elsewhere_from_their_last_state(pool):
     def all_saved() -> bool:
         for h in handles:
             h.heartbeat()
-        return all(h._state is not None and h._state["step"] > 0 for h in handles)
+        return all(h._state is not None and h._state.step > 0 for h in handles)
 
     wait_for(all_saved, what="a state from every run")
     doomed = handles[0].link

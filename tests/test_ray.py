@@ -86,7 +86,7 @@ def test_runs_spread_over_two_nodes_and_survive_losing_one(cluster):
         handles = [RunHandle(pool, spec_for(setup, None)) for _ in range(SESSIONS)]
         for h in handles:
             h.start()
-        wait_for(lambda: all(h._state is not None and h._state["step"] > 0 for h in handles), handles,
+        wait_for(lambda: all(h._state is not None and h._state.step > 0 for h in handles), handles,
                  what="a state from every run")
         head = next(n["NodeID"] for n in ray.nodes() if "node:__internal_head__" in n["Resources"])
         doomed = next(link for link in pool._links if link.host.where["node_id"] != head)  # on the second node

@@ -17,7 +17,7 @@ import torch
 
 from ..training.history import History
 from ..training.snapshot import Snapshot
-from .host import HostLost, RunSpec, Update
+from .host import HostLost, RunSpec, Saved, Update
 from .pool import Link, Pool
 
 
@@ -27,7 +27,7 @@ class RunHandle:
         self.link: Link | None = None  # set by the pool
         self.last_seen = time.monotonic()
         self._update: Update | None = None
-        self._state: dict | None = None  # what a resumed run goes on from
+        self._state: Saved | None = None  # what a resumed run goes on from
         self._lock = threading.Lock()
         self.receive(pool.open(self))
 
@@ -61,7 +61,8 @@ class RunHandle:
     def receive(self, update: Update) -> None:
         """Keep `update` if it is news. Visuals its host says are unchanged (the same `visuals_id`) stay
         the very dict this handle holds, whose pictures a page has drawn already (its memo goes by
-        identity): every update comes unpickled, as new objects, and most bring new losses only."""
+        identity): every update comes unpickled, as new objects, and most bring new losses only (and, from a
+        poll, empty visuals: its host knows this handle has them)."""
         with self._lock:
             if update.state is not None:
                 self._state = update.state
@@ -81,7 +82,7 @@ class RunHandle:
         snap = self.snapshot()
         if snap.status == "closed":
             return
-        step, running = self._state["step"] if self._state else 0, self.active and snap.status in ("running", "queued")
+        step, running = self._state.step if self._state else 0, self.active and snap.status in ("running", "queued")
         note = f"the process that trained this run stopped: resuming from step {step}"
         waiting = dataclasses.replace(snap, message=note)
         self.receive(Update(self.version + 1, waiting, self.active, self.phases))

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import importlib
 import os
+import pickle
 import socket
 import sys
 import threading
@@ -27,7 +28,7 @@ from ..training.snapshot import Snapshot
 from .limiter import Limiter
 from .trainer import Trainer
 
-CHECKPOINT_SECONDS = 3.0  # a run's state goes back to its handle this often while it trains
+CHECKPOINT_SECONDS = 3.0  # a run's state goes back to its handle after this many seconds of its training
 CALL_TIMEOUT = 60.0  # seconds a host may take to answer before it counts as lost (a control waits a block)
 COMMANDS = {"start", "pause", "step", "stop", "reset", "load_weights", "checkpoint"}
 
@@ -74,18 +75,36 @@ def _named(name: str, seed: int, data_dir: str | None) -> Dataset:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A run's `Trainer.state()` as its host pickled it. The web process keeps it unread (unpickling a
+    model's tensors there cost the load test's web process a sixth of its time) and hands it back to
+    whichever host resumes the run; it travels only between this deployment's own processes."""
+
+    step: int
+    blob: bytes
+
+    @classmethod
+    def of(cls, state: dict) -> Saved:
+        return cls(state["step"], pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def state(self) -> dict:
+        return pickle.loads(self.blob)
+
+
+@dataclass(frozen=True)
 class Update:
     """A run's news for its handle. `version` grows with every new snapshot; the snapshot carries its
     replay timeline only while the run is idle (the only time a page replays), so a training run's
     updates stay small. `state`, now and then, is what the run can resume from elsewhere.
     `visuals_id` names the snapshot's visuals: the same id, the same visuals as an earlier update's
-    (a snapshot with new losses but the pictures of before), which the handle then keeps as they were."""
+    (a snapshot with new losses but the pictures of before), which the handle then keeps as they were;
+    such a snapshot comes with empty visuals when the handle is known to hold them."""
 
     version: int
     snapshot: Snapshot
     active: bool
     phases: tuple[str, ...] = ()
-    state: dict | None = None
+    state: Saved | None = None
     visuals_id: str = ""
 
 
@@ -93,29 +112,33 @@ class _Run:
     def __init__(self, trainer: Trainer, version: int):
         self.trainer, self.version = trainer, version
         self.sent: tuple[Snapshot, bool] | None = None
-        self.visuals: dict | None = None  # the visuals last sent, and their id
-        self.visuals_id = ""
-        self.saved_at, self.saved_step = time.monotonic(), trainer.snapshot().step
+        self.visuals: dict | None = None  # the visuals last sent, their id, and the first version with them
+        self.visuals_id, self.visuals_version = "", 0
+        self.saved_trained, self.saved_step = trainer.trained_seconds, trainer.snapshot().step
         self.phases = tuple(p.name for p in trainer.model.phases())
 
-    def update(self, with_state: bool = False) -> Update:
+    def update(self, with_state: bool = False, seen: int = -1) -> Update:
+        """The run's news for a handle at version `seen` (-1: unknown); its visuals left out if it has them."""
         t = self.trainer
         snap, active = t.snapshot(), t.active
         if self.sent is None or self.sent[0] is not snap or self.sent[1] != active:
             self.version, self.sent = self.version + 1, (snap, active)
         if snap.visuals is not self.visuals:
-            self.visuals, self.visuals_id = snap.visuals, uuid.uuid4().hex
+            self.visuals, self.visuals_id, self.visuals_version = snap.visuals, uuid.uuid4().hex, self.version
         state = None
         if with_state:
-            state = t.state()
-            self.saved_at, self.saved_step = time.monotonic(), snap.step
-        shown = dataclasses.replace(snap, timeline=()) if active else snap
+            state = Saved.of(t.state())
+            self.saved_trained, self.saved_step = t.trained_seconds, snap.step
+        shown = dataclasses.replace(snap, timeline=() if active else snap.timeline,
+                                    visuals={} if seen >= self.visuals_version else snap.visuals)
         return Update(self.version, shown, active, self.phases, state, self.visuals_id)
 
     def checkpoint_due(self) -> bool:
+        """Counted in the run's own training time, not the clock's: a run of a class of 50 that trains in
+        short turns is saved as often per step trained as one alone (a state costs its host milliseconds)."""
         t = self.trainer
-        return (t.training is not None and t.snapshot().step != self.saved_step
-                and time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS)
+        trained = t.trained_seconds - self.saved_trained
+        return t.training is not None and t.snapshot().step != self.saved_step and not 0 <= trained < CHECKPOINT_SECONDS
 
 
 class Host:
@@ -134,7 +157,7 @@ class Host:
         node_id = ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
         return {"pid": os.getpid(), "node": socket.gethostname(), "node_id": node_id, "runs": sorted(self._runs)}
 
-    def open(self, run_id: str, spec: RunSpec, version: int = 0, state: dict | None = None,
+    def open(self, run_id: str, spec: RunSpec, version: int = 0, state: Saved | None = None,
              running: bool = False, message: str = "") -> Update:
         """Build a run; from `state` (a run resumed from another host) if given, training on if `running`."""
         data = spec.dataset()
@@ -144,7 +167,7 @@ class Host:
                           render=spec.render and functools.partial(named_function(spec.render), data=data,
                                                                    setup=spec.setup))
         if state is not None:
-            trainer.restore(state, message)
+            trainer.restore(state.state(), message)
         if running:
             trainer.start(message)
         with self._lock:
@@ -173,7 +196,7 @@ class Host:
             if run is None:
                 continue
             run.trainer.last_seen = now - age
-            update = run.update(with_state=run.checkpoint_due())
+            update = run.update(with_state=run.checkpoint_due(), seen=version)
             if update.version != version or update.state is not None:
                 out[run_id] = update
             if run.trainer.training is None:

@@ -30,6 +30,7 @@ from .limiter import Limiter, shared_limiter
 from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
+QUEUE_NEWS = 1.0  # seconds: a queued run tells its new place in the queue at most this often
 LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
 Render = Callable[[dict], dict]  # visuals -> what a page draws of them (its pictures), made here
 
@@ -60,7 +61,7 @@ class Trainer:
         self._running = self._closing = self._reset_requested = False
         self._waiting, self._waiting_lock = 0, threading.Lock()  # controls waiting for the lock: end the block
         self._pending: list[str | None] = []  # single steps asked for: a phase name, or None for a round
-        self.last_seen = time.monotonic()
+        self.last_seen, self._queue_news = time.monotonic(), -math.inf
         self.training: Training | None = Training(build, data, self.config, self.device)
         self._fresh_pictures()
 
@@ -73,6 +74,11 @@ class Trainer:
     @property
     def model(self) -> GenerativeModel | None:
         return self.training.model if self.training is not None else None
+
+    @property
+    def trained_seconds(self) -> float:
+        """Seconds this run has spent training since its last reset (not waiting for its turn)."""
+        return self._trained_s
 
     @property
     def compile_error(self) -> str | None:
@@ -311,10 +317,7 @@ class Trainer:
             self.limiter.release(self)
             self._cond.wait(timeout=1.0)
         elif not self.limiter.try_acquire(self, self._nudge):
-            if t.status != "queued" or self._snapshot.queue_position != self.limiter.position(self):
-                t.status = "queued"
-                self._publish()  # only news
-            self._cond.wait(timeout=0.2)  # or until `_nudge`: a slot freed with this run at the head
+            self._queued()
         elif t.needs_compiling:
             t.status, t.message = "running", COMPILING
             self._publish(visuals=False)
@@ -322,6 +325,16 @@ class Trainer:
         else:
             self._run_block()
         return None
+
+    def _queued(self) -> None:
+        """Say the run waits, and its place now and then (with 2 s shared by a queue of 25, every place
+        changes five times a second: a snapshot each would cost its host and the web process for nothing)."""
+        t, now = self.training, time.monotonic()
+        moved = self._snapshot.queue_position != self.limiter.position(self) and now - self._queue_news >= QUEUE_NEWS
+        if t.status != "queued" or moved:
+            t.status, self._queue_news = "queued", now
+            self._publish()  # only news
+        self._cond.wait(timeout=0.2)  # or until `_nudge`: a slot freed with this run at the head
 
     def _nudge(self) -> None:
         """Wake the worker if it waits (never blocks: a worker holding its lock is busy and looks soon)."""

@@ -52,6 +52,7 @@ class Training:
             self.grid_axes = plot_grid(data)
             mesh = np.stack(np.meshgrid(*self.grid_axes), -1).reshape(-1, 2)
             self.grid = torch.as_tensor(mesh, device=self.device)
+        self._history_copy: tuple[History | None, int, dict] = None, -1, {}
         self.reset()
 
     def reset(self) -> None:
@@ -224,9 +225,16 @@ class Training:
 
     def snapshot(self, **extra) -> Snapshot:
         """The state now; `extra` fills the fields a host knows (visuals, rate, queue place, timeline)."""
-        history = {k: frozen(v) for k, v in self.history.arrays().items()}
-        return Snapshot(step=self.step, status=self.status, message=self.message, history=history,
+        return Snapshot(step=self.step, status=self.status, message=self.message, history=self._frozen_history(),
                         device=str(self.device), **extra)
+
+    def _frozen_history(self) -> dict:
+        """Read-only copies of the loss curves, made once per step (a queued run's snapshots share them)."""
+        history, step, copy = self._history_copy
+        if history is not self.history or step != self.step:
+            copy = {k: frozen(v) for k, v in self.history.arrays().items()}
+            self._history_copy = self.history, self.step, copy
+        return copy
 
     # -- weights --------------------------------------------------------------------------------------
     def weights(self) -> dict[str, torch.Tensor]:
