@@ -20,7 +20,7 @@ from genmodels.setup import Setup  # noqa: E402
 from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
 from playground.markup import plain  # noqa: E402
-from playground.session import limits, run_for, shared_dataset  # noqa: E402
+from playground.session import freeze_imports, limits, run_for, shared_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CSV = USER_POINTS
@@ -81,6 +81,7 @@ def main() -> None:
     except UserError as e:
         st.error(str(e))
         st.stop()
+    freeze_imports()
     st.markdown(f"<style>{(ASSETS / 'style.css').read_text()}</style>", unsafe_allow_html=True)
     lecture.start()
     lecture.preset_picker()

@@ -74,12 +74,19 @@ def row(where, source: object, pictures: Sequence[Picture | None], step: int | N
     is, where a string is dedented first (0.5 ms for a 30 kB picture, every refresh). A picture the run's
     host made (`pictures.hosted`, the same key) is sent as it is; `build` makes the others.
     """
+    key = ("row", tuple(p and (p.key, p.caption) for p in pictures), step, columns)
+    where.html(get(key, source, lambda: _row_markup(source, pictures, step, columns)))
+
+
+def _row_markup(source: object, pictures: Sequence[Picture | None], step: int | None, columns: int) -> Markup:
+    """The row's HTML, made once per `source` (joining ~100 kB of data URIs each refresh cost a page a
+    tenth of its redraw)."""
     label = "" if step is None else f"<b>step {step}</b> · "
     cells = ["<figure></figure>" if p is None else
              f"<figure>{get(p.key, source, lambda p=p: figure_html(hosted(source, p.key) or p.build()))}"
              f"<figcaption>{label}{escape(p.caption)}</figcaption></figure>" for p in pictures]
     grid = f"display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));gap:1rem"
-    where.html(Markup(f'<div class="live-row" style="{grid}">{"".join(cells)}</div>'))
+    return Markup(f'<div class="live-row" style="{grid}">{"".join(cells)}</div>')
 
 
 def image(where, key: str, source: object, build: Callable[[], bytes], caption: str, *values: Hashable,

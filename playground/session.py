@@ -9,6 +9,7 @@ snapshot the pool keeps fresh. Its run pauses when the page's fragment stops sen
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass
 
 import streamlit as st
@@ -29,6 +30,14 @@ def limits() -> Limits:
     Read once, on first use (a malformed variable is a UserError that names it); importing changes nothing.
     """
     return Limits.from_env(max_params=20_000_000, idle_timeout=20.0, drop_timeout=600.0)
+
+
+@functools.cache
+def freeze_imports() -> None:
+    """Once per server: what is loaded by now (torch, streamlit: some 330,000 objects that live as long as
+    the process) leaves the garbage collector's reach. A full collection walked them all, 0.2 s with the
+    interpreter lock held, eleven times in a minute of a 50-session load test."""
+    gc.freeze()
 
 
 @st.cache_resource(show_spinner="loading data…", max_entries=32)
