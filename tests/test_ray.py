@@ -26,7 +26,7 @@ from genmodels.setup import Setup
 
 RAY = str(Path(sys.executable).with_name("ray"))
 ROOT = Path(__file__).resolve().parents[1]
-SESSIONS = 6
+SESSIONS = 10  # the issue: 10 sessions spread over both nodes
 
 
 def free_port() -> int:
