@@ -1,7 +1,6 @@
 """Trainer semantics: run, background start/pause/step/stop/reset, NaN handling, heartbeats, limiter."""
 
 import gc
-import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -194,55 +193,6 @@ def test_visuals_refresh_while_training_in_the_background():
     t = trainer(steps=10**9, visual_interval=0.01)
     t.start()
     assert wait_for(lambda: t.snapshot().visuals_step > 0 and t.snapshot().status == "running", timeout=60)
-    t.close()
-
-
-def test_live_pictures_are_drawn_beside_training_of_the_weights_of_their_step():
-    """While a run trains, its pictures are drawn by a painter thread from a copy of the model (training
-    goes on meanwhile); they are still those of their step's weights: a run trained to that step in the
-    caller's thread draws the same."""
-    painters = set()
-
-    def render(visuals):
-        painters.add(threading.current_thread().name)
-        return {}
-
-    t = trainer(steps=10**9, visual_interval=0.0, render=render)
-    t.start()
-    assert wait_for(lambda: t.snapshot().visuals_step > 3, timeout=60)
-    snap = t.snapshot()
-    t.close()
-    again = trainer()
-    again.training.run(snap.visuals_step)
-    assert "genmodels-painter" in painters
-    for k, v in again.training.visuals().items():
-        np.testing.assert_array_equal(v, snap.visuals[k], err_msg=k)
-
-
-def test_pictures_being_drawn_when_the_run_is_reset_are_not_shown():
-    """A reset gives fresh weights: a painter still drawing the old ones (of a later step than the fresh
-    run's) hands in pictures that are dropped."""
-    release, drawn = threading.Event(), threading.Event()
-
-    def render(visuals):
-        if threading.current_thread().name != "genmodels-painter":
-            return {}
-        release.wait(30)  # hold the painter until the reset is done
-        drawn.set()
-        return {"stale": np.array(True)}
-
-    t = trainer(steps=10**9, visual_interval=0.0, render=render)
-    t.start()
-    assert wait_for(lambda: t._painting is not None, timeout=60)
-    t.reset()
-    assert wait_for(lambda: t.snapshot().status == "ready")
-    release.set()
-    assert drawn.wait(30)
-    time.sleep(0.1)  # handed in
-    assert wait_for(lambda: t._painted is None)  # and dealt with
-    t.pause()  # a snapshot made after the hand-over
-    assert t.snapshot().visuals_step == 0 and "stale" not in t.snapshot().visuals
-    assert all("stale" not in f.visuals for f in t.timeline.frames())
     t.close()
 
 

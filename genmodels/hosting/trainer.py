@@ -10,7 +10,6 @@ at most LIVE_SHARE of the run's time.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import threading
 import time
@@ -33,7 +32,6 @@ from .limits import Limits
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 QUEUE_NEWS = 1.0  # seconds: a queued run tells its new place in the queue at most this often
 LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
-log = logging.getLogger(__name__)
 Render = Callable[[dict], dict]  # visuals -> what a page draws of them (its pictures), made here
 
 
@@ -64,27 +62,18 @@ class Trainer:
         self._waiting, self._waiting_lock = 0, threading.Lock()  # controls waiting for the lock: end the block
         self._pending: list[str | None] = []  # single steps asked for: a phase name, or None for a round
         self.last_seen, self._queue_news = time.monotonic(), -math.inf
-        self._epoch, self._paint_lock = 0, threading.Lock()  # the painter's hand-over (`_paint`)
         self.training: Training | None = Training(build, data, self.config, self.device)
         self._fresh_pictures()
 
     def _fresh_pictures(self) -> None:
         self._rate, self._visuals, self._visuals_step, self._visual_due = 0.0, {}, -1, -math.inf
         self._trained_s, self._budget_due = 0.0, -math.inf  # seconds spent training; when visuals fit the budget
-        self._new_weights()
         self.timeline = Timeline()
         self._publish(visuals=self.visual_interval is not None)
 
     @property
     def model(self) -> GenerativeModel | None:
         return self.training.model if self.training is not None else None
-
-    def _new_weights(self) -> None:
-        """Weights not trained from the last ones (a reset, a load, a restore): visuals being drawn are dropped."""
-        with self._paint_lock:
-            self._epoch += 1
-            self._painting: int | None = None  # the step being drawn by the painter
-            self._painted: tuple | None = None  # what it drew: (visuals, step, epoch, cost)
 
     @property
     def trained_seconds(self) -> float:
@@ -114,65 +103,25 @@ class Trainer:
         if t.step >= budget or self._block(budget - t.step):
             t.check_stop(budget)
 
-    def _publish(self, visuals: bool | None = None, later: bool = True) -> None:
-        """Make a new Snapshot. Visuals: None = when due, True/False = force (drawn now, in this thread).
+    def _publish(self, visuals: bool | None = None) -> None:
+        """Make a new Snapshot. Visuals: None = when due, True/False = force.
 
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
         computing them takes at most LIVE_SHARE of the time the run spent training, whatever the model and
         machine, and however long it waited for its turn (a queued run's turns are not spent on pictures).
-        Due ones are drawn `later`, by a painter thread from a copy of the model, while training goes on
-        (on a spare core, where there is one: a lecture's single run); the next snapshot after they are
-        done shows them.
         """
         t, now = self.training, time.monotonic()
-        self._adopt_painted()
         if visuals is None:
-            visuals = (self.visual_interval is not None and now >= self._visual_due and self._painting is None
-                       and self._trained_s >= self._budget_due and self._visuals_step != t.step)
-            if visuals and later:
-                self._paint_later()
-                visuals = False
+            visuals = (self.visual_interval is not None and now >= self._visual_due
+                       and self._trained_s >= self._budget_due)
         if visuals and self._visuals_step != t.step:
+            self._visuals, self._visuals_step = self._pictured(t.visuals()), t.step
+            cost = time.monotonic() - now
             self._visual_due = now + (self.visual_interval or 0)
-            self._show(self._pictured(t.visuals()), t.step, time.monotonic() - now)
+            self._budget_due = self._trained_s + cost / LIVE_SHARE
+            self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())
-
-    def _show(self, visuals: dict, step: int, cost: float) -> None:
-        """Visuals of `step` from now on; the next are due after `cost` seconds' worth of training."""
-        self._visuals, self._visuals_step = visuals, step
-        self._budget_due = self._trained_s + cost / LIVE_SHARE
-        self.timeline.add(Frame(step, visuals))
-
-    def _paint_later(self) -> None:
-        self._visual_due = time.monotonic() + (self.visual_interval or 0)
-        job, step, epoch = self.training.visuals_later(), self.training.step, self._epoch
-        self._painting = step
-        threading.Thread(target=self._paint, args=(job, step, epoch), daemon=True, name="genmodels-painter").start()
-
-    def _paint(self, job: Callable[[], dict], step: int, epoch: int) -> None:
-        """The painter: the visuals of `step`, then a nudge to the worker, which shows them. Their cost is this
-        thread's CPU time (its waits for the interpreter lock are training going on)."""
-        start = time.thread_time()
-        try:
-            visuals = self._pictured(job())
-        except Exception:  # a bug in a family's pictures must not end the run: it trains on, unpictured
-            log.exception("drawing the visuals of step %d failed", step)
-            visuals = None
-        with self._paint_lock:
-            self._painted = (visuals, step, epoch, time.thread_time() - start)
-        self._nudge()
-
-    def _adopt_painted(self) -> None:
-        """Show what the painter finished, unless newer visuals (or fresh weights: a reset, a load) came first."""
-        with self._paint_lock:
-            painted, self._painted = self._painted, None
-            if painted is None:
-                return
-            self._painting = None
-        visuals, step, epoch, cost = painted
-        if visuals is not None and epoch == self._epoch and step > self._visuals_step:
-            self._show(visuals, step, cost)
 
     def _pictured(self, visuals: dict) -> dict:
         """The visuals with what `render` makes of them (a page's pictures, drawn here and not in the web
@@ -189,7 +138,7 @@ class Trainer:
         while self.training.status == "running":
             self._train_towards(target)
             ended = self.training.status != "running"
-            self._publish(visuals=self.visual_interval is not None if ended else None, later=False)  # the end: fresh
+            self._publish(visuals=self.visual_interval is not None if ended else None)  # the end: fresh visuals
             if on_chunk:
                 on_chunk(self._snapshot)
         return self._snapshot
@@ -231,7 +180,6 @@ class Trainer:
             if self.active or self.training is None:
                 raise UserError("pause training (or press Reset after a closed run) before loading weights")
             self.training.load_weights(state, step, history)
-            self._new_weights()
             self._publish(visuals=self.visual_interval is not None)
 
     def state(self) -> dict | None:
@@ -244,7 +192,6 @@ class Trainer:
         with self._control():
             self.training.restore(state)
             self.training.message = message
-            self._new_weights()
             self._publish(visuals=self.visual_interval is not None)
 
     @property
@@ -357,8 +304,6 @@ class Trainer:
             self._free("no page refresh for a long time (a closed or idle tab): this run was closed to free memory")
             return None
         t = self.training
-        if self._painted is not None:
-            self._publish(visuals=False)  # what the painter drew
         if self._running and self._silent_for(self.idle_timeout):
             self._pause_idle()
         elif self._reset_requested:

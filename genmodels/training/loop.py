@@ -9,7 +9,6 @@ records depends on the steps taken alone, however they were split into blocks.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -214,22 +213,13 @@ class Training:
     def visuals(self) -> dict[str, np.ndarray]:
         """The family's pictures of the current weights, read-only. Their draws come from a generator
         seeded by the step: the same pictures of the same weights, and the training stream untouched."""
-        return self._visuals_of(self.model, self.step)
-
-    def visuals_later(self) -> Callable[[], dict[str, np.ndarray]]:
-        """`visuals()` of the weights now, made when called: of a copy of the model (1-6 ms, where the
-        pictures take 5-200), so that another thread draws them while this one trains on."""
-        model, step = copy.deepcopy(self.model), self.step
-        return lambda: self._visuals_of(model, step)
-
-    def _visuals_of(self, model: GenerativeModel, step: int) -> dict[str, np.ndarray]:
-        generator = torch.Generator(self.device).manual_seed(step)
-        with model.drawing_from(generator):
-            out = model.visuals(self.grid if self.data.dim == 2 else None)
+        generator = torch.Generator(self.device).manual_seed(self.step)
+        with self.model.drawing_from(generator):
+            out = self.model.visuals(self.grid if self.data.dim == 2 else None)
         if self.data.dim == 2:  # a model may plot on its own grid (a flow fitted to a target energy)
             out.setdefault("grid_x", self.grid_axes[0])
             out.setdefault("grid_y", self.grid_axes[1])
-        if beside := BESIDE_VISUALS.get(model.family):  # what needs the data too (a GAN's D*)
+        if beside := BESIDE_VISUALS.get(self.model.family):  # what needs the data too (a GAN's D*)
             out.update(beside(out, self.data))
         return {k: frozen(v) for k, v in out.items()}
 
