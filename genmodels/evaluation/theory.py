@@ -23,7 +23,9 @@ from ..data import Dataset
 from .metrics import histogram_divergences, histogram_edges, mode_coverage
 
 KDE_BANDWIDTHS = np.geomspace(0.005, 2.0, 12)  # candidates, in data units
-N_KDE, N_OVERLAY_DATA = 1000, 1000
+# fakes in the KDE and as many held out: 500 draw D* in 35 ms where 1000 took 166 (the GAN page's host spent
+# most of its picture budget there), with the same JS estimates to 0.005 nats over 8 seeds
+N_KDE, N_OVERLAY_DATA = 500, 1000
 LOG_NEGLIGIBLE = math.log(1e-3)
 
 
@@ -72,8 +74,8 @@ def gan_overlay(visuals: dict[str, np.ndarray], data: Dataset) -> dict[str, np.n
     exp(LOG_NEGLIGIBLE) = 1e-3 per unit area) it is NaN, drawn blank, rather than the
     ratio of two vanishing tails.
 
-    The fixed-z samples are split in two: the KDE is fitted on the first half and its
-    bandwidth chosen, and the JS expectation over fakes taken, on the second.
+    Two sets of N_KDE fixed-z samples: the KDE is fitted on the first, and its bandwidth
+    chosen, and the JS expectation over fakes taken, on the second.
     """
     if data.log_prob is None or "samples" not in visuals or "grid_x" not in visuals:
         return {}
