@@ -77,7 +77,7 @@ def _named(name: str, seed: int, data_dir: str | None) -> Dataset:
 @dataclass(frozen=True)
 class Saved:
     """A run's `Trainer.state()` as its host pickled it. The web process keeps it unread (unpickling a
-    model's tensors there cost the load test's web process a sixth of its time) and hands it back to
+    model's tensors there cost the load test's web process a fifth of its time) and hands it back to
     whichever host resumes the run; it travels only between this deployment's own processes."""
 
     step: int
