@@ -127,10 +127,14 @@ def test_a_training_family_page_keeps_every_chart_and_makes_no_webgl_context(ser
         page.get_by_role("button", name="Train").click()
         assert eventually(lambda: step_number(page) >= 1)
         assert eventually(lambda: sum(c["kind"] == "image" for c in page.evaluate(CHARTS)) >= pictures)  # drawn once
+        blank_before: list[dict] = []
         for _ in range(SAMPLES):  # then every chart stays, refresh after refresh
             charts = page.evaluate(CHARTS)
-            images, empty = [c for c in charts if c["kind"] == "image"], [c for c in charts if not c["ok"]]
-            assert len(images) >= pictures and empty == [], (len(images), empty)
+            images, blank = [c for c in charts if c["kind"] == "image"], [c for c in charts if not c["ok"]]
+            # a chart that has just arrived (the loss curves, after the first logged step) is drawn by the
+            # browser a moment later: as in `browser_check`, a chart blank at two samples in a row has vanished
+            assert len(images) >= pictures and not (blank and blank_before), (len(images), blank)
+            blank_before = blank
             time.sleep(SAMPLE_EVERY)
         lost = [text for _, text in page.console if "Too many active WebGL contexts" in text]
         errors = [text for kind, text in page.console if kind == "error"]
