@@ -104,7 +104,7 @@ def density_src(page) -> str:
 
 
 def test_train_in_a_real_browser(server, browser):
-    page = open_page(browser, server)
+    page = open_page(browser, f"{server}/?steps=1000000")  # trains on past any block: steps move on every machine
     try:
         page.wait_for_selector("img.live-picture", timeout=60_000)
         before = density_src(page)
