@@ -245,7 +245,7 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         f"median of {repeats} interleaved repeats; steps/s from the run's own step counter over the wall-clock "
         "time from its start to its pause. Headless: a run opened without visuals; with visuals: a run opened as "
         f"the app opens it, its host computing the page's visuals and drawing their pictures every "
-        f"{limits().refresh:g} s at most (and in at most LIVE_SHARE of its training time), no page; with the page: "
+        f"{limits().refresh:g} s at most (and in at most GENMODELS_LIVE_SHARE of its training time), no page; with the page: "
         f"that run while this process, the web process, also redraws the live panel every {limits().refresh:g} s "
         "from the snapshots its pool brings "
         "(through Streamlit's AppTest). CPU ms per redraw: the CPU time of the thread that runs the live panel's "

@@ -14,7 +14,7 @@ from genmodels.errors import UserError
 from genmodels.evaluation.metrics import sliced_wasserstein
 from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
-from genmodels.models.diffusion.base import ARROW_FRACTION, LEVELS, N_PATHS
+from genmodels.models.diffusion.base import ARROW_FRACTION, LEVELS, N_PATHS, N_SAMPLES
 from genmodels.setup import Setup
 
 DIFFUSION = [name for name, cls in MODELS.items() if cls.family == "diffusion"]
@@ -76,7 +76,7 @@ def test_ebm_learns_low_energy_on_the_data_and_samples_move_towards_it():
 def test_visuals_hold_samples_trajectories_and_the_field_at_each_level(name):
     t = trainer(name, 5, **SMALL)
     v = t.model.visuals(t.training.grid)
-    assert v["samples"].shape == (1000, 2) and np.isfinite(v["samples"]).all()
+    assert v["samples"].shape == (N_SAMPLES, 2) and np.isfinite(v["samples"]).all()
     frames = len(v["path_t"])
     assert v["paths"].shape == (frames, N_PATHS, 2) and frames >= 2
     assert v["reverse"].shape == (LEVELS, N_PATHS, 2) and v["level_t"].shape == (LEVELS,)

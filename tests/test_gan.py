@@ -14,7 +14,8 @@ from torch import nn
 
 from genmodels.data.toy2d import EIGHT_GAUSSIANS, RING8
 from genmodels.evaluation.metrics import mode_coverage
-from genmodels.evaluation.theory import gan_overlay, js_at_optimum, kde_log_prob, optimal_discriminator, sample_quality
+from genmodels.evaluation.theory import (gan_overlay, js_at_optimum, kde_log_prob, log_sum_exp, optimal_discriminator,
+                                        sample_quality)
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import GAN, LSGAN, NSGAN, WGANGP, Timeline, gradient_penalty
 
@@ -171,7 +172,13 @@ def test_the_kde_is_the_mean_of_gaussian_kernels_evaluated_point_by_point():
     r = np.random.default_rng(4)
     x, centres, h = r.normal(size=(7, 2)), r.normal(size=(30, 2)), 0.3
     kernels = np.exp(-((x[:, None] - centres[None]) ** 2).sum(-1) / (2 * h * h)) / (2 * math.pi * h * h)
-    np.testing.assert_allclose(kde_log_prob(x, centres, h), np.log(kernels.mean(1)), rtol=1e-12)
+    np.testing.assert_allclose(kde_log_prob(x, centres, h), np.log(kernels.mean(1)), rtol=1e-5)  # float32 sums
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e6])  # from wide kernels to ones whose far tails underflow
+def test_the_kde_sum_of_kernels_matches_torch_logsumexp(scale):
+    a = -scale * torch.rand(50, 400, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    np.testing.assert_allclose(log_sum_exp(a.float()), torch.logsumexp(a, 1), rtol=1e-6)
 
 
 def test_a_gan_runs_visuals_carry_d_star_and_the_samples_quality_where_the_density_is_known():

@@ -181,7 +181,7 @@ def test_the_cost_of_visuals_spaces_them(monkeypatch, live_share, fresh_visuals)
     """With no interval and a share so large that visuals cost nothing of it, they come after every chunk.
     With a share so small that any cost is a budget of hours of training, the first visuals (of step 0,
     made with the trainer) are the last until the run's end."""
-    monkeypatch.setattr(train, "LIVE_SHARE", live_share)
+    monkeypatch.setenv("GENMODELS_LIVE_SHARE", str(live_share))
     t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
     drawn = []
     t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))

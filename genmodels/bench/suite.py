@@ -431,7 +431,7 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
         f"Median of {budget.repeats} interleaved runs of {budget.seconds:g} s per configuration. Timings on a "
         "shared machine are noisy: compare rows of one table (measured minutes apart), not separate runs. "
         f"UI ratio = steps/s while the trainer also computes the page's visuals (every {UI_INTERVAL} s at most, "
-        "and no more than LIVE_SHARE of the time) over headless steps/s, timed over whole periods of the "
+        "and no more than GENMODELS_LIVE_SHARE of the time) over headless steps/s, timed over whole periods of the "
         "visuals. Peers (genmodels/bench/peers.py), each trained by its own documented loop (torch's Adam, "
         "no trainer): plain-torch is RealNVP written the obvious way (masks, separate s and t networks), "
         "zuko and normflows their RealNVP, all three with our RealNVP's layers, width and depth; zuko nsf is "

@@ -4,7 +4,7 @@ The thread trains in blocks of about `chunk_seconds` (GENMODELS_CHUNK_SECONDS) a
 a snapshot after each: the block length decides how often watchers see news, never what the
 run records (the loop records every step). Controls (pause, step, stop, reset, close) end the
 current block at the next round. Pictures are budgeted: computing a snapshot's visuals takes
-at most LIVE_SHARE of the run's time.
+at most `live_share` (GENMODELS_LIVE_SHARE) of the run's time.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from .limits import Limits
 
 COMPILING = "compiling the training step with torch.compile (seconds to a minute, the first time)"
 QUEUE_NEWS = 1.0  # seconds: a queued run tells its new place in the queue at most this often
-LIVE_SHARE = 0.25  # of a run's time at most goes to computing its live pictures (its host draws nothing else)
 Render = Callable[[dict], dict]  # visuals -> what a page draws of them (its pictures), made here
 
 
@@ -54,7 +53,9 @@ class Trainer:
         self.data, self.config = data, config or TrainConfig()
         self.device = pick_device(device)
         self.visual_interval, self.limiter = visual_interval, limiter or shared_limiter()
-        self.chunk_seconds = Limits.from_env().chunk_seconds if chunk_seconds is None else chunk_seconds
+        limits = Limits.from_env()
+        self.chunk_seconds = limits.chunk_seconds if chunk_seconds is None else chunk_seconds
+        self.live_share = limits.live_share  # of its training time at most goes to the run's pictures
         self.idle_timeout, self.drop_timeout, self.render = idle_timeout, drop_timeout, render
         self._cond = threading.Condition(threading.RLock())
         self._thread: threading.Thread | None = None
@@ -107,7 +108,7 @@ class Trainer:
         """Make a new Snapshot. Visuals: None = when due, True/False = force.
 
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
-        computing them takes at most LIVE_SHARE of the time the run spent training, whatever the model and
+        computing them takes at most `live_share` of the time the run spent training, whatever the model and
         machine, and however long it waited for its turn (a queued run's turns are not spent on pictures).
         """
         t, now = self.training, time.monotonic()
@@ -118,7 +119,7 @@ class Trainer:
             self._visuals, self._visuals_step = self._pictured(t.visuals()), t.step
             cost = time.monotonic() - now
             self._visual_due = now + (self.visual_interval or 0)
-            self._budget_due = self._trained_s + cost / LIVE_SHARE
+            self._budget_due = self._trained_s + cost / self.live_share
             self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())

@@ -27,7 +27,7 @@ from .time_mlp import TimeMLP
 
 LOG_PROB_BATCH = 2048  # points per likelihood solve: bounds the autograd graph of one RK4 stage
 N_PATHS = 200  # sample trajectories and forward-process points drawn
-N_SAMPLES = 1000  # live samples
+N_SAMPLES = 500  # live samples (each costs the sampler's every step: the live pictures' largest cost)
 LEVELS = 11  # times at which the forward process, the reverse process and the field are shown
 MAX_FRAMES = 60  # trajectory frames kept for the live picture
 ARROW_STRIDE = 4  # arrows every 4th point of the trainer's grid (16 x 16 of 64 x 64)
