@@ -8,6 +8,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
+from types import ModuleType
 
 from .errors import UserError
 
@@ -109,34 +111,44 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
     """The speed and fit suite, then the GAN and families tables; `--gans` or `--families`: that table alone,
     its section replaced in place."""
     from .bench import families, gans
-    from .bench.suite import FULL, PEER_HEADER, QUICK, machine, markdown, peer_ratios, run_benchmarks
-    from .device import pick_device
+    from .bench.suite import PEER_HEADER, peer_ratios
 
     log = functools.partial(print, file=sys.stderr)
-    suite_records, records = [], []
-    if not (args.gans or args.families):
-        budget = QUICK if args.quick else FULL
-        devices = None if args.device is None else [pick_device(args.device)]
-        suite_records = run_benchmarks(budget, log=log, devices=devices)
-        with open(args.markdown, "w") as f:
-            f.write(markdown(suite_records, budget, machine()))
-        records += suite_records
+    suite_records = [] if args.gans or args.families else bench_suite(args, log)
+    records = list(suite_records)
     if not args.families:
-        gan_budget = gans.QUICK if args.quick else gans.FULL
-        gan_records = gans.run_gan_benchmarks(gan_budget, log=log)
-        gans.write_section(args.markdown, gans.markdown_section(gan_records, gan_budget))
-        records += gan_records
+        records += bench_table(gans, gans.run_gan_benchmarks, args, log)
     if not args.gans:
-        family_budget = families.QUICK if args.quick else families.FULL
-        family_records = families.run_family_benchmarks(family_budget, log=log)
-        families.write_section(args.markdown, families.markdown_section(family_records, family_budget))
-        records += family_records
+        records += bench_table(families, families.run_family_benchmarks, args, log)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
     for row in peer_ratios(suite_records):
         print(", ".join(f"{name}: {value}" for name, value in zip(PEER_HEADER, row)))
     print(f"wrote {args.markdown}" + (f" and {args.json}" if args.json else ""))
+
+
+def bench_suite(args: argparse.Namespace, log: Callable[[str], None]) -> list[dict]:
+    """The speed and fit suite's records, on `--device` or on every device; it writes the markdown anew."""
+    from .bench.suite import FULL, QUICK, machine, markdown, run_benchmarks
+    from .device import pick_device
+
+    budget = QUICK if args.quick else FULL
+    devices = None if args.device is None else [pick_device(args.device)]
+    records = run_benchmarks(budget, log=log, devices=devices)
+    with open(args.markdown, "w") as f:
+        f.write(markdown(records, budget, machine()))
+    return records
+
+
+def bench_table(table: ModuleType, run: Callable[..., list[dict]], args: argparse.Namespace,
+                log: Callable[[str], None]) -> list[dict]:
+    """`run`'s records at the QUICK or FULL budget of `table` (the gans or families module); its section of the
+    markdown is replaced in place."""
+    budget = table.QUICK if args.quick else table.FULL
+    records = run(budget, log=log)
+    table.write_section(args.markdown, table.markdown_section(records, budget))
+    return records
 
 
 def cmd_list(args: argparse.Namespace, extra: list[str]) -> None:
