@@ -29,6 +29,7 @@ def test_every_model_is_trained_for_its_steps_and_scored(records):
     assert runs["ebm"]["steps"] == 2 and all(runs[m]["steps"] == 20 for m in ("realnvp", "vae", "nsgan", "ddpm"))
     for r in records:
         assert r["status"] == "done" and r["swd"] > 0 and r["entropy"] == pytest.approx(2.8313, abs=1e-3)
+    assert runs["realnvp"]["total"] == 8 and 0 <= runs["realnvp"]["modes"] <= 8  # numbers, not "k/8"
 
 
 def test_each_family_reports_the_likelihood_it_has(records):

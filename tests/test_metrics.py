@@ -137,8 +137,8 @@ def test_sample_metrics_of_data_itself_on_ring8():
     data = load_dataset("ring8")
     perfect = sample_metrics(RING8.sample(2500, rng(7)).astype(np.float64), data)
     collapsed = sample_metrics(np.repeat(RING8.centres[:1], 2500, axis=0), data)
-    assert perfect["modes"] == "8/8" and perfect["high_quality"] > 0.97
-    assert collapsed["modes"] == "1/8" and collapsed["high_quality"] == 1.0
+    assert (perfect["modes"], perfect["total"]) == (8, 8) and perfect["high_quality"] > 0.97
+    assert (collapsed["modes"], collapsed["total"]) == (1, 8) and collapsed["high_quality"] == 1.0
     for key in ("swd", "mmd", "kl", "js"):
         assert perfect[key] < collapsed[key] / 5
 
@@ -163,3 +163,16 @@ def test_evaluate_reports_swd_for_a_flow():
     model = MODELS["realnvp"](MODELS["realnvp"].Config(layers=2, hidden=8), data.dim)
     out = evaluate(model, data)
     assert {"test_nll", "swd", "mmd", "kl", "reverse_kl", "js"} <= set(out) and "modes" not in out
+
+
+def test_evaluate_shows_the_modes_that_measure_counts_in_their_place():
+    from genmodels.data import load_dataset
+    from genmodels.evaluation.metrics import evaluate, measure
+    from genmodels.models import MODELS
+
+    data = load_dataset("ring8")
+    model = MODELS["realnvp"](MODELS["realnvp"].Config(layers=2, hidden=8), data.dim)
+    counted, shown = measure(model, data), evaluate(model, data)
+    assert counted["total"] == 8 and shown["modes"] == f"{counted['modes']}/8"
+    assert list(shown) == [k for k in counted if k != "total"]  # the CLI prints them in this order
+    assert all(shown[k] == counted[k] for k in shown if k != "modes")

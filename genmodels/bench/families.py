@@ -30,7 +30,7 @@ import torch
 
 from ..config import TrainConfig
 from ..data import DATASETS, Dataset, load_dataset
-from ..evaluation.metrics import N_EVAL, evaluate, mode_coverage, sliced_wasserstein
+from ..evaluation.metrics import N_EVAL, measure, mode_coverage, sliced_wasserstein
 from ..models import MODELS
 from ..setup import Setup
 from ..training.loop import Training
@@ -61,7 +61,7 @@ QUICK = FamilyBudget(steps=1500, seeds=(0,), data=("8gaussians", "checkerboard")
 
 
 def train_family(model: str, data_name: str, seed: int, steps: int, mode_every: int) -> dict:
-    """One run of `steps` steps (BLOCK at a time), its CPU seconds of training, and `evaluate`'s metrics;
+    """One run of `steps` steps (BLOCK at a time), its CPU seconds of training, and `measure`'s metrics;
     for a diffusion model on MODES_DATA also the training seconds until its samples covered every mode."""
     setup = Setup(data=data_name, model=model, train=TrainConfig(steps=steps, batch_size=BATCH, seed=seed))
     data = load_dataset(data_name, seed)
@@ -77,12 +77,13 @@ def train_family(model: str, data_name: str, seed: int, steps: int, mode_every: 
             break
         if watch and all_modes_s is None and run.step % mode_every == 0 and covers_every_mode(run.model, data):
             all_modes_s = train_s
-    metrics = evaluate(run.model, data) if status == "done" else {}
+    metrics = measure(run.model, data) if status == "done" else {}
     family = MODELS[model].family
     return {"kind": "family", "model": model, "family": family, "data": data_name, "seed": seed,
             "steps": run.step, "train_s": train_s, "status": status, "all_modes_s": all_modes_s,
             "nll": metrics.get("test_nll"), "nll_kind": NLL_KIND.get(family), "entropy": data.entropy,
-            "swd": metrics.get("swd"), "modes": metrics.get("modes"), "high_quality": metrics.get("high_quality")}
+            "swd": metrics.get("swd"), "modes": metrics.get("modes"), "total": metrics.get("total"),
+            "high_quality": metrics.get("high_quality")}
 
 
 def covers_every_mode(model, data: Dataset) -> bool:
@@ -98,7 +99,7 @@ def data_floor(data_name: str, seed: int) -> dict:
     return {"kind": "family", "model": "data", "family": "data", "data": data_name, "seed": seed, "steps": 0,
             "train_s": 0.0, "status": "done", "all_modes_s": None, "nll": data.entropy, "nll_kind": "entropy",
             "entropy": data.entropy, "swd": sliced_wasserstein(data.test.astype(np.float64), x), "modes": None,
-            "high_quality": None}
+            "total": None, "high_quality": None}
 
 
 def run_family_benchmarks(budget: FamilyBudget = FULL, log: Callable[[str], None] = print) -> list[dict]:
@@ -123,23 +124,15 @@ def summary(records: list[dict]) -> list[dict]:
         groups.setdefault((r["data"], r["model"]), []).append(r)
     return [{"data": data, "model": model, "nll_kind": rs[0]["nll_kind"], "entropy": rs[0]["entropy"],
              "seeds": len(rs), "diverged": sum(r["status"] != "done" for r in rs),
-             **{key: _mean(r[key] for r in rs) for key in ("steps", "train_s", "nll", "swd", "high_quality",
+             **{key: _mean(r[key] for r in rs) for key in ("steps", "train_s", "nll", "swd", "modes", "high_quality",
                                                             "all_modes_s")},
-             "modes": _mean(_covered(r["modes"]) for r in rs), "total": _total(rs[0]["modes"])}
+             "total": rs[0]["total"]}
             for (data, model), rs in groups.items()]
 
 
 def _mean(values) -> float | None:
     values = list(values)
     return None if not values or any(v is None for v in values) else statistics.mean(values)
-
-
-def _covered(modes: str | None) -> float | None:
-    return None if modes is None else float(modes.split("/")[0])
-
-
-def _total(modes: str | None) -> int | None:
-    return None if modes is None else int(modes.split("/")[1])
 
 
 def best_swd_of_flows(rows: list[dict]) -> dict[str, float]:

@@ -32,9 +32,9 @@ def test_nll(model: GenerativeModel, x: torch.Tensor) -> float:
     return float(torch.cat([-model.log_prob(b) for b in x.split(EVAL_BATCH)]).mean())
 
 
-def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float | str]:
-    """The final metrics that `train --json` reports: the sample metrics every family shares, then the
-    family's own (its held-out metrics and, last, the exact test_nll where there is one)."""
+def measure(model: GenerativeModel, data: Dataset) -> dict[str, float]:
+    """The final metrics as numbers: the sample metrics every family shares, then the family's own (its
+    held-out metrics and, last, the exact test_nll where there is one)."""
     x = torch.as_tensor(data.test, device=model.device)
     with torch.no_grad(), model.drawing_from(torch.Generator(model.device).manual_seed(EVAL_SEED)):
         x_model = model.sample(N_EVAL).reshape(N_EVAL, -1).cpu().double().numpy()
@@ -45,14 +45,22 @@ def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float | str]:
     return out
 
 
-def sample_metrics(x_model: np.ndarray, data: Dataset) -> dict[str, float | str]:
-    """swd and mmd on every dataset; kl, reverse_kl, js on 2D data; modes and high_quality on mixtures."""
+def evaluate(model: GenerativeModel, data: Dataset) -> dict[str, float | str]:
+    """The final metrics that `train --json` reports: `measure`'s, the modes covered shown as "covered/total"."""
+    out = measure(model, data)
+    if "total" in out:
+        out["modes"] = f"{out['modes']}/{out.pop('total')}"
+    return out
+
+
+def sample_metrics(x_model: np.ndarray, data: Dataset) -> dict[str, float]:
+    """swd and mmd on every dataset; kl, reverse_kl, js on 2D data; on mixtures the modes covered (of
+    `total`) and high_quality."""
     x_data = data.test.astype(np.float64)
-    out: dict[str, float | str] = {}
+    out: dict[str, float] = {}
     if data.mixture is not None:
         covered, high_quality = mode_coverage(x_model, data.mixture)
-        out["modes"] = f"{int(covered.sum())}/{len(covered)}"
-        out["high_quality"] = high_quality
+        out.update(modes=int(covered.sum()), total=len(covered), high_quality=high_quality)
     out["swd"] = sliced_wasserstein(x_data, x_model)
     out["mmd"] = mmd(x_data, x_model, median_distance(x_data) * np.array(MMD_SCALES))
     if data.dim == 2:
