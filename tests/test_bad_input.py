@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from idx_files import idx_bytes, write_mnist
 from safetensors.torch import load_file, save_file
 
 from genmodels import checkpoint
@@ -75,11 +75,6 @@ CSV = [
 
 
 # -- IDX image files (LeCun's format), written in tmp_path ---------------------------------------
-def idx_bytes(dims: tuple[int, ...], body: bytes | None = None, magic: bytes | None = None) -> bytes:
-    header = (magic or bytes([0, 0, 8, len(dims)])) + struct.pack(f">{len(dims)}I", *dims)
-    return header + (bytes(int(np.prod(dims))) if body is None else body)
-
-
 def read_idx_file(content: bytes, rank: int = 3, name: str = "train-images-idx3-ubyte") -> Callable:
     def feed(tmp_path: Path):
         (tmp_path / name).write_bytes(content)
@@ -92,12 +87,7 @@ def mnist_folder(image_dims: tuple[int, ...], n_labels: int) -> Callable:
     """A fake $GENMODELS_DATA/mnist whose train and test files have the given shapes."""
 
     def feed(tmp_path: Path, monkeypatch):
-        folder = tmp_path / "mnist"
-        folder.mkdir()
-        for images, labels in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                               ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
-            (folder / images).write_bytes(idx_bytes(image_dims))
-            (folder / labels).write_bytes(idx_bytes((n_labels,)))
+        write_mnist(tmp_path, idx_bytes(image_dims), idx_bytes((n_labels,)))
         return load_dataset("mnist", root=str(tmp_path))
 
     return feed

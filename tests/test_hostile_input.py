@@ -12,12 +12,12 @@ import itertools
 import json
 import math
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from idx_files import fake_mnist, idx_bytes
 from safetensors.torch import save_file
 from torch.nn.modules.module import register_module_parameter_registration_hook
 
@@ -160,16 +160,6 @@ def test_3_clicked_points_over_the_servers_row_cap_quote_that_cap(monkeypatch):
 
 
 # -- 4. one cached copy of data that do not depend on the seed ---------------------------------
-def fake_mnist(root: Path, n: int = 12) -> None:
-    folder = root / "mnist"
-    folder.mkdir()
-    for images, labels in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                           ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
-        pixels = np.random.default_rng(0).integers(0, 256, n * 784, dtype=np.uint8).tobytes()
-        (folder / images).write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", n, 28, 28) + pixels)
-        (folder / labels).write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", n) + bytes(range(n)))
-
-
 def test_4_data_seed_is_the_seed_exactly_when_the_data_depend_on_it(tmp_path, monkeypatch):
     fake_mnist(tmp_path)
     monkeypatch.setenv("GENMODELS_DATA", str(tmp_path))
@@ -307,7 +297,7 @@ def test_10_malformed_canvas_objects_are_one_message(objects, message):
 
 def idx_file(tmp_path: Path, dims: tuple[int, ...], body: bytes = b"") -> Path:
     path = tmp_path / "train-images-idx3-ubyte"
-    path.write_bytes(bytes([0, 0, 8, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + body)
+    path.write_bytes(idx_bytes(dims, body))
     return path
 
 

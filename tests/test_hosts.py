@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from idx_files import fake_mnist
 
 from genmodels.data import load_dataset
 from genmodels.errors import UserError
@@ -225,8 +226,6 @@ def test_without_a_ray_address_nothing_of_ray_is_imported():
 def test_a_host_holds_one_copy_of_data_the_same_for_every_seed(tmp_path):
     """Named data are loaded by the host from the spec's data_dir; full MNIST (files, not seeded) once for all
     seeds, a toy set once per seed."""
-    from tests.test_hostile_input import fake_mnist
-
     fake_mnist(tmp_path)
     mnist = [RunSpec(Setup.from_query({"data": "mnist", "seed": str(s)}), data_dir=str(tmp_path)).dataset()
              for s in (1, 2)]
