@@ -28,6 +28,26 @@ def _seed():
 
 
 @pytest.fixture
+def bench_one_table(tmp_path, monkeypatch):
+    """`bench_one_table(table, run, flag, records)`: `python -m genmodels bench <flag> --quick` in-process, the
+    function `run` of the module `table` answering `records`, on a markdown file with a speed section. Checks
+    that it asked for `table.QUICK`, kept that section and added one, its own; returns the file's new text."""
+    from genmodels import cli
+
+    def bench(table, run: str, flag: str, records: list[dict]) -> str:
+        budgets = []
+        monkeypatch.setattr(table, run, lambda budget, log: budgets.append(budget) or records)
+        md = tmp_path / "B.md"
+        md.write_text("# Benchmarks\n\n## Training speed\n\nkept\n")
+        assert cli.main(["bench", flag, "--quick", "--markdown", str(md)]) == 0
+        text = md.read_text()
+        assert budgets == [table.QUICK] and "kept" in text and text.count("\n## ") == 2
+        return text
+
+    return bench
+
+
+@pytest.fixture
 def open_app():
     """AppTest pages opened at a share URL (`open_app(data="moons", ...)`); their runs are closed after the test."""
     from streamlit.testing.v1 import AppTest

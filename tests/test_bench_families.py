@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genmodels import cli
 from genmodels.bench import families
 from genmodels.evaluation.metrics import sliced_wasserstein
 
@@ -78,10 +77,5 @@ def test_the_section_compares_every_swd_with_the_best_flows(records, tmp_path):
     assert "old\n" not in md.read_text() and "kept" in md.read_text() and "| realnvp |" in md.read_text()
 
 
-def test_cli_bench_families_writes_only_the_families_section(tmp_path, monkeypatch, records):
-    budgets = []
-    monkeypatch.setattr(families, "run_family_benchmarks", lambda budget, log: budgets.append(budget) or records)
-    md = tmp_path / "B.md"
-    md.write_text("# Benchmarks\n\n## Training speed\n\nkept\n")
-    assert cli.main(["bench", "--families", "--quick", "--markdown", str(md)]) == 0
-    assert budgets == [families.QUICK] and "kept" in md.read_text() and "| 8gaussians | ddpm |" in md.read_text()
+def test_cli_bench_families_writes_only_the_families_section(bench_one_table, records):
+    assert "| 8gaussians | ddpm |" in bench_one_table(families, "run_family_benchmarks", "--families", records)

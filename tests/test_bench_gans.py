@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from genmodels import cli
 from genmodels.bench import gans
 from genmodels.data import load_dataset
 from genmodels.models import MODELS
@@ -72,12 +71,7 @@ def test_write_section_replaces_the_gan_section_and_keeps_the_rest(tmp_path):
     assert (tmp_path / "fresh.md").read_text().startswith("# Benchmarks")
 
 
-def test_cli_bench_gans_writes_only_the_gan_section(tmp_path, monkeypatch, records):
+def test_cli_bench_gans_writes_only_the_gan_section(bench_one_table, records):
     """`bench --gans` runs the GAN table alone (here: the fixture's records) and keeps the other sections."""
-    budgets = []
-    monkeypatch.setattr(gans, "run_gan_benchmarks", lambda budget, log: budgets.append(budget) or records)
-    md = tmp_path / "B.md"
-    md.write_text("# Benchmarks\n\n## Training speed\n\nkept\n")
-    assert cli.main(["bench", "--gans", "--quick", "--markdown", str(md)]) == 0
-    text = md.read_text()
-    assert budgets == [gans.QUICK] and "kept" in text and f"| nsgan | ring8 | {gans.QUICK.steps} steps |" in text
+    text = bench_one_table(gans, "run_gan_benchmarks", "--gans", records)
+    assert f"| nsgan | ring8 | {gans.QUICK.steps} steps |" in text
