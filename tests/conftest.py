@@ -1,5 +1,6 @@
 """Shared test set-up: one torch thread (tests run beside each other on small CPUs), fixed seeds."""
 
+import json
 import os
 import sys
 from datetime import timedelta
@@ -25,6 +26,19 @@ settings.load_profile("suite")
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def train_json(capsys):
+    """`train_json(*flags)`: `python -m genmodels train <flags> --json` in-process; the metrics, which must be all
+    it printed."""
+    from genmodels import cli
+
+    def train(*flags: str) -> dict:
+        assert cli.main(["train", *flags, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    return train
 
 
 @pytest.fixture

@@ -22,12 +22,10 @@ def test_list_prints_name_and_kind_per_line(capsys):
     assert len(lines) == len(DATASETS) + len(MODELS)
 
 
-def test_train_json_reports_metrics_and_saves_a_checkpoint(tmp_path, capsys):
+def test_train_json_reports_metrics_and_saves_a_checkpoint(tmp_path, train_json):
     out = tmp_path / "run.safetensors"
-    args = ["train", "--data", "moons", "--model", "realnvp", "--steps", "30", "--seed", "1",
-            "--layers", "2", "--hidden", "16", "--out", str(out), "--json"]
-    assert main(args) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = train_json("--data", "moons", "--model", "realnvp", "--steps", "30", "--seed", "1",
+                        "--layers", "2", "--hidden", "16", "--out", str(out))
     assert result["model"] == "realnvp" and result["data"] == "moons" and result["steps"] == 30
     assert 0 < result["test_nll"] < 10
     model, setup, step, _ = checkpoint.load(str(out))
@@ -39,11 +37,10 @@ def test_train_text_ends_with_test_nll(capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test_nll ")
 
 
-def test_train_on_a_csv_path(tmp_path, capsys):
+def test_train_on_a_csv_path(tmp_path, train_json):
     csv = tmp_path / "points.csv"
     csv.write_text("x,y\n" + "\n".join(f"{i % 7},{i % 5}" for i in range(50)))
-    assert main(["train", "--data", str(csv), "--steps", "5", "--layers", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip())["data"] == str(csv)
+    assert train_json("--data", str(csv), "--steps", "5", "--layers", "1")["data"] == str(csv)
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,11 @@
 """The diffusion and energy models through the project's trainer, CLI, setup and checkpoint."""
 
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from genmodels.checkpoint import load, save
-from genmodels.cli import main
 from genmodels.config import TrainConfig
 from genmodels.data import load_dataset
 from genmodels.errors import UserError
@@ -113,10 +111,8 @@ def test_log_prob_is_finite_and_the_same_in_any_batching(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
-def test_cli_trains_each_model_and_reports_test_nll_and_test_elbo_where_it_has_them(name, capsys):
-    assert main(["train", "--data", "8gaussians", "--model", name, "--steps", "20", "--hidden", "32", "--json",
-                 "--device", "cpu"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_cli_trains_each_model_and_reports_test_nll_and_test_elbo_where_it_has_them(name, train_json):
+    result = train_json("--data", "8gaussians", "--model", name, "--steps", "20", "--hidden", "32", "--device", "cpu")
     assert result["model"] == name and result["steps"] == 20 and "swd" in result
     assert ("test_nll" in result) == (name != "ebm")
     assert "test_nll" not in result or np.isfinite(result["test_nll"])

@@ -1,6 +1,5 @@
 """Planar, radial and Sylvester flows; target energies and their safe parser; the reverse-KL objective."""
 
-import json
 import math
 
 import numpy as np
@@ -253,12 +252,11 @@ def test_reverse_kl_needs_two_dimensions():
         build("planar", "reverse_kl", dim=64)
 
 
-def test_cli_trains_reverse_kl_and_reports_it(capsys):
-    argv = ["train", "--model", "planar", "--steps", "3", "--layers", "2", "--json"]
-    assert main([*argv, "--objective", "reverse_kl", "--target", "U1"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_cli_trains_reverse_kl_and_reports_it(train_json, capsys):
+    argv = ["--model", "planar", "--steps", "3", "--layers", "2", "--objective", "reverse_kl"]
+    out = train_json(*argv, "--target", "U1")
     assert {"reverse_kl", "ess"} <= set(out) and "test_nll" not in out
-    assert main([*argv, "--objective", "reverse_kl", "--target", "__import__('os')"]) == 2
+    assert main(["train", *argv, "--target", "__import__('os')"]) == 2
     err = capsys.readouterr().err
     assert "__import__" in err and err.count("\n") == 1
 

@@ -7,7 +7,6 @@ the LU determinant against slogdet, the spline against its own values at its kno
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 import torch
 from flow_checks import autograd_log_det, randomise
 
-from genmodels.cli import main
 from genmodels.config import TrainConfig
 from genmodels.errors import UserError
 from genmodels.hosting.trainer import Trainer
@@ -286,12 +284,8 @@ def test_realnvp_and_maf_on_digits_have_finite_bits_per_dim(digits_setup):
         ("maf", "digits"),
     ],
 )
-def test_cli_trains_each_flow(model, data, capsys):
-    assert (
-        main(["train", "--model", model, "--data", data, "--steps", "2", "--layers", "1", "--hidden", "8", "--json"])
-        == 0
-    )
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_cli_trains_each_flow(model, data, train_json):
+    result = train_json("--model", model, "--data", data, "--steps", "2", "--layers", "1", "--hidden", "8")
     assert np.isfinite(result["test_nll"])
     assert (data == "digits") == ("test_bpd" in result)
 

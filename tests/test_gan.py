@@ -3,7 +3,6 @@ the gradient penalty by hand, the D/G phases, and a short WGAN-GP run against a 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -423,10 +422,7 @@ def nearest_centres(x: np.ndarray) -> int:
     return int(mode_coverage(x, RING8, n_std=np.inf)[0].sum())
 
 
-def test_cli_reports_modes_high_quality_and_swd(capsys):
-    from genmodels.cli import main
-
-    assert main(["train", "--model", "wgan-gp", "--data", "ring8", "--steps", "3", "--json",
-                 "--g-hidden", "8", "--d-hidden", "8", "--device", "cpu"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_cli_reports_modes_high_quality_and_swd(train_json):
+    out = train_json("--model", "wgan-gp", "--data", "ring8", "--steps", "3", "--g-hidden", "8", "--d-hidden", "8",
+                     "--device", "cpu")
     assert out["modes"].endswith("/8") and 0 <= out["high_quality"] <= 1 and out["swd"] > 0
