@@ -4,6 +4,7 @@ loss chart carries the history's numbers, and the open-page benchmark returns sa
 import base64
 import dataclasses
 import math
+import statistics
 from collections import Counter
 from types import SimpleNamespace
 
@@ -135,6 +136,10 @@ def test_the_open_page_bench_reports_finite_positive_rates():
                 "redraw_cpu_ms", "redraw_cpu_ms_median", "rest_same_ms", "rest_new_ms"):
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert r["redraws"] >= 1 and r["page_ratio"] == pytest.approx(r["page_steps_per_s"] / r["headless_steps_per_s"])
+    [paired] = bench.measure(seconds=0.3, repeats=2, warm_up=0.2, setups=(("moons", "vae"),))
+    rates = paired["rates"]  # two repeats: each ratio is paired with the headless rate of its own repeat
+    assert paired["page_ratio"] == pytest.approx(statistics.median(p / h for p, h in zip(rates["page"],
+                                                                                        rates["headless"])))
     text = bench.markdown(records, 0.5, 1)
     assert text.startswith("## The open page") and "| moons | realnvp | 256 |" in text
 
