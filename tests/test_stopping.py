@@ -118,6 +118,17 @@ def test_trainer_stops_itself_at_a_target_and_resume_goes_on():
     assert snap.message == f"reached {stopped_at + 40} steps"
 
 
+def test_a_target_trained_past_stays_disarmed_in_a_run_resumed_elsewhere():
+    """A host that dies after a lecturer trained on past a target must not stop the resumed run there again."""
+    t = trainer(stop_when="loss < 1.5")
+    stopped_at = t.run(10_000).step
+    t.run(20)  # on past the target, which still holds
+    resumed = trainer(stop_when="loss < 1.5")
+    resumed.restore(t.state(), "resumed")
+    snap = resumed.run(40)
+    assert snap.step == stopped_at + 60 and snap.message == f"reached {stopped_at + 60} steps", snap.message
+
+
 def test_timeline_keeps_at_most_the_cap_evenly_thinned():
     t = Trainer(Mean, DATA, TrainConfig(batch_size=16))
     try:

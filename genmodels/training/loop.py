@@ -255,14 +255,16 @@ class Training:
     # -- resuming on another host -----------------------------------------------------------------------
     def state(self) -> dict:
         """Everything to go on exactly from here elsewhere (a host that dies costs only the steps since):
-        CPU copies of the weights and optimiser states, the step, the history, the run's generator."""
+        CPU copies of the weights and optimiser states, the step, the history, the run's generator, and which
+        stop conditions are still armed (one that fired and was trained past must not fire again there)."""
         def cpu(x):
             return x.detach().cpu().clone() if isinstance(x, torch.Tensor) else x
         optimizers = {name: {"state": {k: {n: cpu(v) for n, v in s.items()} for k, s in sd["state"].items()},
                              "param_groups": sd["param_groups"]}
                       for name, sd in ((n, o.state_dict()) for n, o in self.optimizers.items())}
         return {"weights": self.weights(), "optimizers": optimizers, "step": self.step,
-                "history": self.history.state(), "rng": self.batches.get_state(), "first_loss": dict(self._first_loss)}
+                "history": self.history.state(), "rng": self.batches.get_state(), "first_loss": dict(self._first_loss),
+                "armed": list(self._armed)}
 
     def restore(self, state: dict) -> None:
         """Go on from `state()` taken from a run of the same setup; status paused."""
@@ -272,4 +274,4 @@ class Training:
         self.step, self.status, self.message = state["step"], "paused", ""
         self.history = History.from_state(state["history"], state["step"], self.history.capacity)
         self.batches.set_state(state["rng"])
-        self._first_loss = dict(state["first_loss"])
+        self._first_loss, self._armed = dict(state["first_loss"]), list(state["armed"])
