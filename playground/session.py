@@ -17,7 +17,7 @@ import streamlit as st
 from genmodels.data import Dataset, load_dataset
 from genmodels.hosting.handle import RunHandle
 from genmodels.hosting.limits import Limits
-from genmodels.hosting.pool import shared_pool, spec_for
+from genmodels.hosting.pool import Pool, shared_pool, spec_for
 from genmodels.setup import Setup
 
 from .pictures import RENDER
@@ -72,7 +72,16 @@ def new_trainer(setup: Setup, data: Dataset) -> RunHandle:
     caps = limits()
     spec = spec_for(setup, data, visual_interval=caps.refresh, idle_timeout=caps.idle_timeout,
                     drop_timeout=caps.drop_timeout, render=RENDER)
-    return RunHandle(shared_pool(), spec)
+    return RunHandle(warm_pool(), spec)
+
+
+@functools.cache
+def warm_pool() -> Pool:
+    """The hosts' pool, each host warmed with a run of the default setup as the app opens it."""
+    pool = shared_pool()
+    setup = Setup()
+    pool.warm(spec_for(setup, None, visual_interval=limits().refresh, render=RENDER))
+    return pool
 
 
 def close_run(slot: str) -> None:

@@ -143,6 +143,39 @@ def test_a_handle_keeps_its_visuals_dict_while_the_host_says_they_are_unchanged(
     handle.close()
 
 
+class RecordedHost:
+    """A Host called in this process, recording each call's method and first argument."""
+
+    def __init__(self):
+        self.host, self.calls = Host(), []
+
+    def call(self, method, *args, timeout=None):
+        self.calls.append((method, args[0] if args and method != "poll" else None))
+        return getattr(self.host, method)(*args)
+
+    def stop(self):
+        pass
+
+
+def test_every_host_warms_up_with_one_run_before_it_serves_even_a_replacement():
+    """A fresh host's first run paid 1.2-1.6 s of imports and first pictures (a Ray actor), and the class's
+    first pages waited for it together: each host opens and closes a run of the default setup first."""
+    hosts = []
+    pool = Pool(lambda i: hosts.append(RecordedHost()) or hosts[-1], 2)
+    try:
+        pool.warm(RunSpec(small(), visual_interval=0.25))
+        pool.lost(pool._links[0])  # its replacement warms before its first poll
+        assert len(hosts) == 3
+        for host in hosts:
+            warmed = lambda h=host: any(c == ("close", r) for m, r in h.calls if m == "open" for c in h.calls)  # noqa: E731
+            wait_for(warmed, what="a host's warm-up run")
+            [run_id] = [r for m, r in host.calls if m == "open"]
+            assert run_id.startswith("warm-") and host.host.ready()["runs"] == []
+        assert hosts[2].calls[0] == ("open", run_id)  # the replacement: before its first poll
+    finally:
+        pool.shutdown()
+
+
 @pytest.fixture(scope="module")
 def pool():
     pool = Pool(lambda i: ProcessHost(slots=1, time_slice=0.5), 2)

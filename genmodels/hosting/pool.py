@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -52,7 +53,19 @@ class Link:
     def call(self, method: str, *args, **timeout):
         return self.host.call(method, *args, **timeout)
 
+    def warm(self, spec: RunSpec) -> None:
+        """Open and close a run of `spec` here: the host's first run pays its imports, its first dataset and
+        its first pictures (1.2-1.6 s on a fresh Ray actor, where later runs open in 0.06 s)."""
+        run_id = f"warm-{uuid.uuid4().hex}"
+        try:
+            self.call("open", run_id, spec)
+            self.call("close", run_id)
+        except Exception as e:  # a host that cannot warm up serves cold, or is found lost by its pump
+            log.warning("warming a training host failed: %s", e)
+
     def _pump(self) -> None:
+        if self.pool.warm_spec is not None:
+            self.warm(self.pool.warm_spec)
         while self.alive:
             handles = dict(self.handles.items())
             gone, self.gone = self.gone, []
@@ -77,12 +90,21 @@ class Pool:
         self._make, self._made, self._lock = make_host, 0, threading.RLock()
         self._links: list[Link] = []
         self._where: dict[str, Link] = {}  # run id -> the link it is on
+        self.warm_spec: RunSpec | None = None  # what each new host opens once before serving (`warm`)
         for _ in range(size):
             self._add_host()
 
     @property
     def hosts(self) -> int:
         return len(self._links)
+
+    def warm(self, spec: RunSpec) -> None:
+        """Warm every host with a run of `spec`, now in the background and each host started later before it
+        serves: a class's first pages then do not all wait for the same cold host."""
+        with self._lock:
+            self.warm_spec, links = spec, list(self._links)
+        for link in links:
+            threading.Thread(target=link.warm, args=(spec,), daemon=True, name="genmodels-warm").start()
 
     def open(self, handle: RunHandle, state: dict | None = None, running: bool = False, message: str = "") -> Update:
         """Open `handle`'s run on the least busy live host (from `state`, training on if `running`)."""
