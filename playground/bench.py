@@ -183,7 +183,8 @@ class Bench:
         rate = {m: statistics.median(r) for m, r in self.rates.items()}
         return {"data": s.data, "model": s.model, "batch": s.train.batch_size, "refresh_s": limits().refresh,
                 "headless_steps_per_s": rate["headless"], "visuals_steps_per_s": rate["visuals"],
-                "page_steps_per_s": rate["page"], "visuals_ratio": self.ratio("visuals"), "page_ratio": self.ratio("page"),
+                "page_steps_per_s": rate["page"], "visuals_ratio": self.ratio("visuals"),
+                "page_ratio": self.ratio("page"),
                 "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s),
                 "redraw_cpu_ms_median": 1000 * statistics.median(self.cpu_s), "redraws": len(self.cpu_s),
                 "redraw_cpu_ms_new": self.median_ms(True), "redraw_cpu_ms_same": self.median_ms(False),
@@ -246,10 +247,12 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         *([note, ""] if note else []),
         f"`python -m playground.bench`: the app's default setup of each family, trained as the app trains it, on "
         f"the app's host processes through a `RunHandle` (1 torch thread, nice 10), for {seconds:g} s per mode, "
-        f"median of {repeats} interleaved repeats (the ratios: the median of each repeat's ratio); steps/s from the run's own step counter over the wall-clock "
+        f"median of {repeats} interleaved repeats (the ratios: the median of each repeat's ratio); steps/s from "
+        "the run's own step counter over the wall-clock "
         "time from its start to its pause. Headless: a run opened without visuals; with visuals: a run opened as "
         f"the app opens it, its host computing the page's visuals and drawing their pictures every "
-        f"{limits().refresh:g} s at most (and in at most GENMODELS_LIVE_SHARE of its training time), no page; with the page: "
+        f"{limits().refresh:g} s at most (and in at most GENMODELS_LIVE_SHARE of its training time), no page; "
+        "with the page: "
         f"that run while this process, the web process, also redraws the live panel every {limits().refresh:g} s "
         "from the snapshots its pool brings "
         "(through Streamlit's AppTest). CPU ms per redraw: the CPU time of the thread that runs the live panel's "

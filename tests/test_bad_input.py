@@ -144,6 +144,8 @@ HYPER = [
         r"GENMODELS_MAX_PARAMS must be a positive whole number or \"none\", got 'lots'"),
     Bad("negative GENMODELS_IDLE_TIMEOUT", lambda: Limits.from_env({"GENMODELS_IDLE_TIMEOUT": "-1"}),
         r"GENMODELS_IDLE_TIMEOUT must be a positive number of seconds"),
+    Bad("zero GENMODELS_LIVE_SHARE", lambda: Limits.from_env({"GENMODELS_LIVE_SHARE": "0"}),
+        r"GENMODELS_LIVE_SHARE must be a positive number, got '0'"),
 ]
 
 

@@ -13,8 +13,14 @@ from torch import nn
 
 from genmodels.data.toy2d import EIGHT_GAUSSIANS, RING8
 from genmodels.evaluation.metrics import mode_coverage
-from genmodels.evaluation.theory import (gan_overlay, js_at_optimum, kde_log_prob, log_sum_exp, optimal_discriminator,
-                                        sample_quality)
+from genmodels.evaluation.theory import (
+    gan_overlay,
+    js_at_optimum,
+    kde_log_prob,
+    log_sum_exp,
+    optimal_discriminator,
+    sample_quality,
+)
 from genmodels.models import MODELS
 from genmodels.models.gans.gan import GAN, LSGAN, NSGAN, WGANGP, Timeline, gradient_penalty
 

@@ -12,7 +12,6 @@ from torch import nn
 
 from genmodels.config import TrainConfig
 from genmodels.data import Dataset
-from genmodels.hosting import trainer as train
 from genmodels.hosting.limiter import Limiter
 from genmodels.hosting.trainer import Trainer
 from genmodels.models import GenerativeModel

@@ -27,7 +27,7 @@ KDE_BANDWIDTHS = np.geomspace(0.005, 2.0, 12)  # candidates, in data units
 # most of its picture budget there), with the same JS estimates to 0.005 nats over 8 seeds
 N_KDE, N_OVERLAY_DATA = 500, 1000
 LOG_NEGLIGIBLE = math.log(1e-3)
-LOG_TAIL = -30.0
+LOG_TAIL = -30.0  # log of the smallest kernel share kept in a sum (e^-30: normal in float32, no subnormals)
 
 
 def squared_distances(x: np.ndarray, centres: np.ndarray) -> torch.Tensor:

@@ -99,7 +99,8 @@ def parse_value(name: str, raw: str, annotation: str) -> int | float | None:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf") or (as_int and not value.is_integer()):
-        kind = "a positive whole number" if as_int else "a positive number of seconds"
+        unit = "" if name.endswith("_SHARE") else " of seconds"
+        kind = "a positive whole number" if as_int else f"a positive number{unit}"
         none = ' or "none"' if "None" in annotation else ""
         raise UserError(f"environment variable {name} must be {kind}{none}, got {raw!r}")
     return int(value) if as_int else value
