@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 PREFIX = "GENMODELS_"
 
 
+def seconds(default: float | None) -> dataclasses.Field:
+    """A field counted in seconds (its error message says so)."""
+    return dataclasses.field(default=default, metadata={"unit": " of seconds"})
+
+
 @dataclass(frozen=True)
 class Limits:
     """Defaults are the library's (the CLI's): no caps beyond the configs' own ranges."""
@@ -52,13 +57,13 @@ class Limits:
     max_steps: int | None = None
     max_params: int | None = None
     max_rows: int = MAX_ROWS
-    idle_timeout: float | None = None
-    drop_timeout: float | None = None
-    refresh: float = 0.25
+    idle_timeout: float | None = seconds(None)
+    drop_timeout: float | None = seconds(None)
+    refresh: float = seconds(0.25)
     hosts: int = os.cpu_count() or 1
     max_trainers: int = 1
-    time_slice: float | None = 2.0
-    chunk_seconds: float = 0.1
+    time_slice: float | None = seconds(2.0)
+    chunk_seconds: float = seconds(0.1)
     threads: int = 1
     live_share: float = 0.04
 
@@ -69,7 +74,8 @@ class Limits:
         values = {}
         for f in dataclasses.fields(cls):
             name, raw = PREFIX + f.name.upper(), environ.get(PREFIX + f.name.upper(), "").strip()
-            values[f.name] = parse_value(name, raw, f.type) if raw else defaults.get(f.name, f.default)
+            unit = f.metadata.get("unit", "")
+            values[f.name] = parse_value(name, raw, f.type, unit) if raw else defaults.get(f.name, f.default)
         return cls(**values)
 
     def check(self, setup: Setup, data: Dataset) -> None:
@@ -89,8 +95,9 @@ class Limits:
                 )
 
 
-def parse_value(name: str, raw: str, annotation: str) -> int | float | None:
-    """One environment value: a positive number (int fields also take 1e6, 20_000) or "none"."""
+def parse_value(name: str, raw: str, annotation: str, unit: str = "") -> int | float | None:
+    """One environment value: a positive number (int fields also take 1e6, 20_000) or "none"; `unit` for its
+    error message (" of seconds")."""
     if raw.lower() == "none" and "None" in annotation:
         return None
     as_int = annotation.startswith("int")
@@ -99,7 +106,6 @@ def parse_value(name: str, raw: str, annotation: str) -> int | float | None:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf") or (as_int and not value.is_integer()):
-        unit = "" if name.endswith("_SHARE") else " of seconds"
         kind = "a positive whole number" if as_int else f"a positive number{unit}"
         none = ' or "none"' if "None" in annotation else ""
         raise UserError(f"environment variable {name} must be {kind}{none}, got {raw!r}")
