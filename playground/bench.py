@@ -138,9 +138,10 @@ class Bench:
         self.headless.close()
 
     def timed(self, mode: str, seconds: float) -> float:
-        """Train for about `seconds` in `mode` on the host; steps per wall-clock second, from the run's
-        snapshots before its start and after its pause (the pause returns once the running block ended:
-        every counted step is timed)."""
+        """Train for about `seconds` in `mode` on the host; steps per wall-clock second from the start to the
+        pause request, counted from the run's snapshots before its start and after its pause. The run stops
+        at the next round after the request (a control ends the block), so at most one step more is counted;
+        the pictures of the paused step, which a pause then draws, are not training time."""
         t = self.headless if mode == "headless" else self.run.trainer
         before, start = t.snapshot().step, time.perf_counter()
         t.start()
@@ -148,8 +149,9 @@ class Bench:
             self.redraw_until(start + seconds)
         else:
             time.sleep(seconds)
+        end = time.perf_counter()
         t.pause()
-        return (t.snapshot().step - before) / (time.perf_counter() - start)
+        return (t.snapshot().step - before) / (end - start)
 
     def redraw_until(self, end: float) -> None:
         """A redraw every refresh period, as the fragment's timer asks (back to back when one is late)."""
@@ -191,9 +193,11 @@ class Bench:
                 "new_visuals_share": statistics.fmean(self.new), "rates": self.rates}
 
     def ratio(self, mode: str) -> float:
-        """The median over repeats of `mode`'s steps/s over headless steps/s measured just before it: paired
-        seconds apart, so the machine's drift (±25% over minutes here) cancels."""
-        return statistics.median(r / h for r, h in zip(self.rates[mode], self.rates["headless"]))
+        """The median over repeats of `mode`'s steps/s over the mean of the headless steps/s measured just
+        before it and just after it (the next repeat's, or the closing one): bracketed seconds apart, so the
+        machine's drift (±25% over minutes here) cancels to first order, not only in the mode timed first."""
+        h = self.rates["headless"]
+        return statistics.median(r / ((a + b) / 2) for r, a, b in zip(self.rates[mode], h, h[1:]))
 
     def median_ms(self, new: bool) -> float | None:
         """The median CPU ms of the redraws that drew new visuals (or of those that did not); None if none did."""
@@ -212,6 +216,8 @@ def measure(seconds: float = 1.0, repeats: int = 3, warm_up: float = 1.0,
             for bench in benches:
                 for mode in MODES:
                     bench.rates[mode].append(bench.timed(mode, seconds))
+        for bench in benches:  # the closing headless run: every other mode has a headless run on each side
+            bench.rates["headless"].append(bench.timed("headless", seconds))
         return [bench.record() | bench.at_rest(REST_REDRAWS) for bench in benches]
     finally:
         for bench in benches:
@@ -247,9 +253,11 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         *([note, ""] if note else []),
         f"`python -m playground.bench`: the app's default setup of each family, trained as the app trains it, on "
         f"the app's host processes through a `RunHandle` (1 torch thread, nice 10), for {seconds:g} s per mode, "
-        f"median of {repeats} interleaved repeats (the ratios: the median of each repeat's ratio); steps/s from "
-        "the run's own step counter over the wall-clock "
-        "time from its start to its pause. Headless: a run opened without visuals; with visuals: a run opened as "
+        f"median of {repeats} interleaved repeats (the ratios: the median over repeats of each mode's rate over "
+        "the mean of the headless rates just before and just after it, one closing headless run added); steps/s from "
+        "the run's own step counter over the wall-clock time from its start to the pause request (the pictures "
+        "a pause draws of the paused step are not training time). Headless: a run opened without visuals; with "
+        "visuals: a run opened as "
         f"the app opens it, its host computing the page's visuals and drawing their pictures every "
         f"{limits().refresh:g} s at most (and in at most GENMODELS_LIVE_SHARE of its training time), no page; "
         "with the page: "
