@@ -16,7 +16,7 @@ Deployment-wide (`pool.py`, `host.py`):
                              run records does not depend on it)
     GENMODELS_THREADS        torch threads for training (process-wide)
     GENMODELS_LIVE_SHARE     of a run's training time at most this share goes to computing and drawing its live
-                             pictures (default 0.04: an open page costs its run under 4% of its steps; raise it
+                             pictures (default 0.03: an open page costs its run under 3% of its steps; raise it
                              for livelier pictures of slow-to-draw models, at that cost)
 
 An unset or empty variable takes the caller's default; "none" removes a cap.
@@ -65,7 +65,7 @@ class Limits:
     time_slice: float | None = seconds(2.0)
     chunk_seconds: float = seconds(0.1)
     threads: int = 1
-    live_share: float = 0.04
+    live_share: float = 0.03
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **defaults) -> Limits:
