@@ -186,18 +186,23 @@ class Bench:
         return {"data": s.data, "model": s.model, "batch": s.train.batch_size, "refresh_s": limits().refresh,
                 "headless_steps_per_s": rate["headless"], "visuals_steps_per_s": rate["visuals"],
                 "page_steps_per_s": rate["page"], "visuals_ratio": self.ratio("visuals"),
-                "page_ratio": self.ratio("page"),
+                "page_ratio": self.ratio("page"), "visuals_spread": spread(self.ratios("visuals")),
+                "page_spread": spread(self.ratios("page")),
                 "redraw_cpu_ms": 1000 * statistics.fmean(self.cpu_s),
                 "redraw_cpu_ms_median": 1000 * statistics.median(self.cpu_s), "redraws": len(self.cpu_s),
                 "redraw_cpu_ms_new": self.median_ms(True), "redraw_cpu_ms_same": self.median_ms(False),
                 "new_visuals_share": statistics.fmean(self.new), "rates": self.rates}
 
-    def ratio(self, mode: str) -> float:
-        """The median over repeats of `mode`'s steps/s over the mean of the headless steps/s measured just
-        before it and just after it (the next repeat's, or the closing one): bracketed seconds apart, so the
-        machine's drift (±25% over minutes here) cancels to first order, not only in the mode timed first."""
+    def ratios(self, mode: str) -> list[float]:
+        """Per repeat, `mode`'s steps/s over the mean of the headless steps/s measured just before it and just
+        after it (the next repeat's, or the closing one): bracketed seconds apart, so the machine's drift
+        (±25% over minutes here) cancels to first order, not only in the mode timed first."""
         h = self.rates["headless"]
-        return statistics.median(r / ((a + b) / 2) for r, a, b in zip(self.rates[mode], h, h[1:]))
+        return [r / ((a + b) / 2) for r, a, b in zip(self.rates[mode], h, h[1:])]
+
+    def ratio(self, mode: str) -> float:
+        """The median of `ratios`."""
+        return statistics.median(self.ratios(mode))
 
     def median_ms(self, new: bool) -> float | None:
         """The median CPU ms of the redraws that drew new visuals (or of those that did not); None if none did."""
@@ -242,8 +247,9 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
               "page / headless", "CPU ms per redraw (mean)", "(median)", "redraws with new visuals",
               "their median", "median of the others", "at rest: same pictures", "new pictures"]
     rows = [[r["data"], r["model"], str(r["batch"]), f"{r['headless_steps_per_s']:.0f}",
-             f"{r['visuals_steps_per_s']:.0f}", f"{r['page_steps_per_s']:.0f}", f"{r['visuals_ratio']:.2f}",
-             f"{r['page_ratio']:.2f}", f"{r['redraw_cpu_ms']:.1f}", f"{r['redraw_cpu_ms_median']:.1f}",
+             f"{r['visuals_steps_per_s']:.0f}", f"{r['page_steps_per_s']:.0f}",
+             f"{r['visuals_ratio']:.2f} {r['visuals_spread']}", f"{r['page_ratio']:.2f} {r['page_spread']}",
+             f"{r['redraw_cpu_ms']:.1f}", f"{r['redraw_cpu_ms_median']:.1f}",
              f"{100 * r['new_visuals_share']:.0f}%", ms(r["redraw_cpu_ms_new"]), ms(r["redraw_cpu_ms_same"]),
              ms(r["rest_same_ms"]), ms(r["rest_new_ms"])]
             for r in records]
@@ -254,7 +260,8 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         f"`python -m playground.bench`: the app's default setup of each family, trained as the app trains it, on "
         f"the app's host processes through a `RunHandle` (1 torch thread, nice 10), for {seconds:g} s per mode, "
         f"median of {repeats} interleaved repeats (the ratios: the median over repeats of each mode's rate over "
-        "the mean of the headless rates just before and just after it, one closing headless run added); steps/s from "
+        "the mean of the headless rates just before and just after it, one closing headless run added; in brackets "
+        "their lower and upper quartiles); steps/s from "
         "the run's own step counter over the wall-clock time from its start to the pause request (the pictures "
         "a pause draws of the paused step are not training time). Headless: a run opened without visuals; with "
         "visuals: a run opened as "
@@ -275,6 +282,14 @@ def markdown(records: list[dict], seconds: float, repeats: int, note: str = "") 
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
     ])
+
+
+def spread(ratios: list[float]) -> str:
+    """The lower and upper quartiles of a mode's per-repeat ratios, as "(q1–q3)"; empty under two repeats."""
+    if len(ratios) < 2:
+        return ""
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return f"({q1:.2f}–{q3:.2f})"
 
 
 def ms(value: float | None) -> str:

@@ -147,6 +147,11 @@ def test_the_open_page_bench_reports_finite_positive_rates():
     assert text.startswith("## The open page") and "| moons | realnvp | 256 |" in text
 
 
+def test_the_bench_brackets_a_ratio_by_its_quartiles():
+    assert bench.spread([1.1, 0.9, 1.0, 1.05, 0.95]) == "(0.95–1.05)"
+    assert bench.spread([0.97]) == ""  # one repeat has no spread to show
+
+
 def test_a_figure_makes_its_dict_once_and_it_is_plotlys():
     """st.plotly_chart asks every refresh; the cached dict must be the one plotly itself makes."""
     points = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
