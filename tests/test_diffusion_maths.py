@@ -21,6 +21,7 @@ from genmodels.models.diffusion.ddpm import alpha_bars, epsilon_loss, prior_kl
 from genmodels.models.diffusion.flow_matching import cfm_loss, ot_pairing
 from genmodels.models.diffusion.langevin import langevin
 from genmodels.models.diffusion.score import dsm_loss
+from genmodels.models.diffusion.time_mlp import FREQUENCIES, TimeMLP, sinusoids, time_features
 from genmodels.models.nets import mlp
 
 MU = torch.tensor([1.0, -0.5], dtype=torch.float64)
@@ -267,9 +268,34 @@ def test_cosine_schedule_matches_nichol_and_dhariwal_and_caps_beta():
 
 
 # -- the ODE machinery ---------------------------------------------------------------------------------
-def test_exact_divergence_is_the_trace_of_the_autograd_jacobian():
+def test_fourier_features_of_x_are_sines_and_cosines_at_halving_periods():
+    x = torch.tensor([[0.5, -2.0], [3.0, 1.25]], dtype=torch.float64)
+    omega = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    expected = torch.stack([torch.cat([p, torch.sin(p[0] * omega), torch.sin(p[1] * omega),
+                                       torch.cos(p[0] * omega), torch.cos(p[1] * omega)]) for p in x])
+    torch.testing.assert_close(sinusoids(x, omega), expected)
+    torch.testing.assert_close(sinusoids(x, omega[:0]), x)  # none: x as it is
+
+
+def test_a_network_without_fourier_features_keeps_the_weights_it_had():
+    """x_frequencies = 0 is the network saved before the option existed: same parameters, same inputs."""
+    torch.manual_seed(0)
+    net = TimeMLP(2, 2, 16, 2)
+    assert [tuple(p.shape) for p in net.state_dict().values()][0] == (16, 2 + 1 + 2 * FREQUENCIES)
+    x, t = torch.randn(5, 2), torch.rand(5)
+    torch.testing.assert_close(net(x, t), net.net(torch.cat([x, time_features(t)], 1)))
+    assert TimeMLP(2, 2, 16, 2, 3).state_dict().keys() == net.state_dict().keys()
+
+
+@pytest.mark.parametrize("x_frequencies", [None, 4])
+def test_exact_divergence_is_the_trace_of_the_autograd_jacobian(x_frequencies):
+    """Of a plain MLP, and of the family's network at one time with Fourier features of x."""
     torch.manual_seed(3)
-    f = mlp(2, 2, 32, 2, nn.SiLU).double()
+    if x_frequencies is None:
+        f = mlp(2, 2, 32, 2, nn.SiLU).double()
+    else:
+        net = TimeMLP(2, 2, 32, 2, x_frequencies).double()
+        f = lambda y: net(y, torch.tensor(0.3, dtype=torch.float64))  # noqa: E731
     x = torch.randn(7, 2, dtype=torch.float64)
     fx, div = ode.divergence(f, x)
     expected = torch.stack([torch.trace(jacobian(lambda p: f(p[None])[0], p)) for p in x])

@@ -41,6 +41,9 @@ class DiffusionConfig:
 
     hidden: int = field(default=128, metadata={"min": 8, "max": 1024, "help": "hidden width of the network"})
     depth: int = field(default=3, metadata={"min": 1, "max": 6, "help": "hidden layers of the network"})
+    x_frequencies: int = field(default=0, metadata={
+        "min": 0, "max": 10, "help": "Fourier features of x at frequencies 1/2, 1, 2, ...: sharp edges (a "
+                                     "checkerboard's) with a small network; 0: x as it is"})
     nll_steps: int = field(default=32, metadata={
         "min": 2, "max": 1000, "help": "RK4 steps of the probability-flow ODE for log p(x) (test_nll)"})
 
@@ -96,7 +99,7 @@ class DiffusionModel(GenerativeModel):
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         require_points(dim, shape)
-        self.net = TimeMLP(dim, dim, config.hidden, config.depth)
+        self.net = TimeMLP(dim, dim, config.hidden, config.depth, config.x_frequencies)
         self.register_buffer("data_mean", torch.zeros(dim))
         self.register_buffer("data_cov", torch.eye(dim))
         self.probe: torch.Tensor | None = None
