@@ -120,14 +120,41 @@ def test_cli_trains_each_model_and_reports_test_nll_and_test_elbo_where_it_has_t
     assert "test_elbo" not in result or np.isfinite(result["test_elbo"])
 
 
-@pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])
-def test_weights_round_trip_through_a_checkpoint(name, tmp_path):
-    t = trainer(name, 5, **SMALL)
-    setup = Setup("8gaussians", name, MODELS[name].Config(**SMALL))
+@pytest.mark.parametrize(("name", "settings"), [*((n, SMALL) for n in [*DIFFUSION, "ebm"]),
+                                                 ("flow-matching", {**SMALL, "ema": 0.99, "x_frequencies": 3})])
+def test_weights_round_trip_through_a_checkpoint(name, settings, tmp_path):
+    t = trainer(name, 5, **settings)
+    setup = Setup("8gaussians", name, MODELS[name].Config(**settings))
     save(str(tmp_path / "run.safetensors"), t.model.state_dict(), setup, 5)
     model, _, _, _ = load(str(tmp_path / "run.safetensors"))
+    assert model.state_dict().keys() == t.model.state_dict().keys()
     for key, value in t.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value)
+    if "ema" in settings:
+        assert int(model.ema_updates) == 5  # a resumed run's average goes on from step 5, not from 0
+
+
+@pytest.mark.parametrize("name", DIFFUSION)
+def test_the_moving_average_follows_its_rule_and_is_what_the_model_shows(name):
+    """θ̄_1 = β_1 θ_0 + (1 - β_1) θ_1 with β_1 = min(β, 2/11); the field and the likelihood use θ̄, the loss θ."""
+    torch.manual_seed(0)
+    model = MODELS[name](MODELS[name].Config(**SMALL, ema=0.9, nll_steps=4), 2)
+    theta_0 = {k: v.clone() for k, v in model.net.state_dict().items()}
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.after_step("model")
+    beta_1 = min(0.9, 2 / 11)
+    for key, now in model.net.state_dict().items():
+        torch.testing.assert_close(model.net_ema.state_dict()[key], beta_1 * theta_0[key] + (1 - beta_1) * now)
+    x = torch.randn(16, 2)
+    shown = model.log_prob(x)
+    model.net_ema.load_state_dict(model.net.state_dict())  # θ̄ = θ: now the trained weights are what is shown
+    assert torch.isfinite(shown).all() and not torch.allclose(model.log_prob(x), shown)
+    loss = model.loss(x)["loss"]
+    loss.backward()
+    assert all(p.grad is None for p in model.net_ema.parameters())
+    assert all(p.grad is not None for p in model.net.parameters())
 
 
 @pytest.mark.parametrize("name", [*DIFFUSION, "ebm"])

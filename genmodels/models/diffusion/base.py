@@ -19,8 +19,10 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from ...errors import UserError
+from ..averaging import averaged_copy, update_average
 from ..base import GenerativeModel
 from . import ode
 from .time_mlp import TimeMLP
@@ -44,6 +46,9 @@ class DiffusionConfig:
     x_frequencies: int = field(default=0, metadata={
         "min": 0, "max": 10, "help": "Fourier features of x at frequencies 1/2, 1, 2, ...: sharp edges (a "
                                      "checkerboard's) with a small network; 0: x as it is"})
+    ema: float = field(default=0.0, metadata={
+        "min": 0.0, "max": 0.99999, "help": "samples, pictures and test_nll from a moving average of the "
+                                            "network's weights with this decay (0: off)"})
     nll_steps: int = field(default=32, metadata={
         "min": 2, "max": 1000, "help": "RK4 steps of the probability-flow ODE for log p(x) (test_nll)"})
 
@@ -99,7 +104,14 @@ class DiffusionModel(GenerativeModel):
     def __init__(self, config, dim: int, shape: tuple[int, ...] = ()):
         super().__init__(config, dim, shape)
         require_points(dim, shape)
-        self.net = TimeMLP(dim, dim, config.hidden, config.depth, config.x_frequencies)
+        def network() -> TimeMLP:
+            return TimeMLP(dim, dim, config.hidden, config.depth, config.x_frequencies)
+
+        self.net = network()
+        self.net_ema = None
+        if config.ema > 0:
+            self.net_ema = averaged_copy(self.net, network)
+            self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))  # saved: a resumed run goes on
         self.register_buffer("data_mean", torch.zeros(dim))
         self.register_buffer("data_cov", torch.eye(dim))
         self.probe: torch.Tensor | None = None
@@ -111,6 +123,17 @@ class DiffusionModel(GenerativeModel):
 
     def set_probe(self, x: torch.Tensor) -> None:
         self.probe = x[:N_PATHS]
+
+    @property
+    def shown_net(self) -> nn.Module:
+        """What samples, fields and likelihoods use: the weights' moving average θ̄ where `ema` is on (`averaging`),
+        else the trained network; the losses always train `net`."""
+        return self.net if self.net_ema is None else self.net_ema
+
+    def after_step(self, phase: str) -> None:
+        if self.net_ema is not None:
+            self.ema_updates += 1
+            update_average(self.net_ema, self.net, self.config.ema, int(self.ema_updates))
 
     @property
     def device(self) -> torch.device:

@@ -23,11 +23,13 @@ variance by a factor ≈ (i - 1)/i at any T, so the gap tends to d γ/2 nats as 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from .base import LOG_PROB_BATCH, DiffusionConfig, DiffusionModel, gaussian_log_prob
 
@@ -108,15 +110,16 @@ class DDPM(DiffusionModel):
         lo, hi = self.log_sigma_bar_range
         return (log_sigma_bar - lo) / (hi - lo)
 
-    def eps_hat(self, x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        """ε̂(x_i, i) for steps i ≥ 1 (a tensor of indices, or one index for all rows)."""
+    def eps_hat(self, x: torch.Tensor, i: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """ε̂(x_i, i) for steps i ≥ 1 (a tensor of indices, or one index for all rows), by `net` (default: the
+        network shown)."""
         ab = self.alpha_bar[i]
-        return self.net(x, self.level(0.5 * torch.log((1 - ab) / ab)))
+        return (self.shown_net if net is None else net)(x, self.level(0.5 * torch.log((1 - ab) / ab)))
 
     def loss(self, x: torch.Tensor, phase: str = "model") -> dict[str, torch.Tensor]:
         i = torch.randint(1, self.config.timesteps + 1, (len(x),), generator=self.rng, device=x.device)
         eps = self.noise(x.shape, self.rng)
-        return {"loss": epsilon_loss(self.eps_hat, x, self.alpha_bar[i], i, eps)}
+        return {"loss": epsilon_loss(functools.partial(self.eps_hat, net=self.net), x, self.alpha_bar[i], i, eps)}
 
     # -- sampling --------------------------------------------------------------------------------
     def sample_path(self, n, generator):
@@ -162,7 +165,7 @@ class DDPM(DiffusionModel):
     def pf_velocity(self, y, u):
         """dx̄/du = σ̄ ε̂(x̄/√(1 + σ̄²), u): the network sees x = √ᾱ x̄ at ᾱ = 1/(1 + σ̄²)."""
         sigma_bar = torch.exp(u)
-        return sigma_bar * self.net(y / torch.sqrt(1 + sigma_bar**2), self.level(u))
+        return sigma_bar * self.shown_net(y / torch.sqrt(1 + sigma_bar**2), self.level(u))
 
     def pf_prior_log_prob(self, y):
         sigma2 = (1 - self.alpha_bar[-1]) / self.alpha_bar[-1]

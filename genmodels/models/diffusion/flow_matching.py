@@ -58,7 +58,7 @@ class FlowMatching(DiffusionModel):
     def sample_path(self, n, generator):
         z = self.noise((n, self.dim), generator)
         times = torch.linspace(0, 1, self.config.sample_steps + 1, device=self.device)
-        return ode.path(self.net, z, times, self.config.solver), times
+        return ode.path(self.shown_net, z, times, self.config.solver), times
 
     def noised(self, x0, t, generator):
         """x_t = (1 - t) z + t x with z ~ N(0, I): the data point x as the path's end x1."""
@@ -66,13 +66,13 @@ class FlowMatching(DiffusionModel):
         return (1 - t) * z + t * x0
 
     def field(self, x, t):
-        return self.net(x, torch.tensor(t, device=x.device))
+        return self.shown_net(x, torch.tensor(t, device=x.device))
 
     def pf_times(self):
         return torch.linspace(1, 0, self.config.nll_steps + 1)
 
     def pf_velocity(self, y, u):
-        return self.net(y, u)
+        return self.shown_net(y, u)
 
     def pf_prior_log_prob(self, y):
         return standard_normal_log_prob(y)

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from ...errors import UserError
 from .base import DiffusionConfig, DiffusionModel, gaussian_log_prob
@@ -66,8 +67,9 @@ class ScoreModel(DiffusionModel):
         lo, hi = self.log_sigma_range
         return (log_sigma - lo) / (hi - lo)
 
-    def eps_hat(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self.net(x, self.level(torch.log(sigma)))
+    def eps_hat(self, x: torch.Tensor, sigma: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """ε̂(x, σ) by `net` (default: the network shown)."""
+        return (self.shown_net if net is None else net)(x, self.level(torch.log(sigma)))
 
     def score(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """s(x, σ) = -ε̂(x, σ)/σ ≈ ∇ log p_σ(x)."""
@@ -77,7 +79,7 @@ class ScoreModel(DiffusionModel):
         k = torch.randint(self.config.levels, (len(x),), generator=self.rng, device=x.device)
         sigma = self.sigmas[k]
         eps = self.noise(x.shape, self.rng)
-        return {"loss": dsm_loss(self.eps_hat, x, sigma, sigma, eps)}
+        return {"loss": dsm_loss(functools.partial(self.eps_hat, net=self.net), x, sigma, sigma, eps)}
 
     # -- sampling --------------------------------------------------------------------------------
     def start(self, n: int, generator) -> torch.Tensor:
@@ -111,7 +113,7 @@ class ScoreModel(DiffusionModel):
 
     def pf_velocity(self, y, u):
         """dx/du = σ dx/dσ = -σ² s(x, σ) = σ ε̂(x, σ)."""
-        return torch.exp(u) * self.net(y, self.level(u))
+        return torch.exp(u) * self.shown_net(y, self.level(u))
 
     def pf_prior_log_prob(self, y):
         cov = self.data_cov + self.config.sigma_max**2 * torch.eye(self.dim, device=y.device)

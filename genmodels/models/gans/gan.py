@@ -29,10 +29,9 @@ Two settings change every objective alike:
                R1 = γ/2 E_{u ~ p^m}[‖∇_u l(u)‖²], zero gradient on the data, which makes the
                game locally convergent where the unregularised one circles.
     ema = β    Yazıcı et al. 2019: samples, pictures and metrics come from an exponential moving
-               average of the generator's weights, θ̄ ← β_k θ̄ + (1 - β_k) θ after G step k, which
-               averages out the generator's oscillation about the modes; training uses θ alone.
-               β_k = min(β, (1 + k) / (10 + k)) (TensorFlow's ExponentialMovingAverage with
-               num_updates), so that early on θ̄ averages recent steps instead of the initial weights.
+               average of the generator's weights, θ̄ ← β_k θ̄ + (1 - β_k) θ after G step k
+               (`averaging`), which averages out the generator's oscillation about the modes;
+               training uses θ alone.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import UserError
+from ..averaging import averaged_copy, update_average
 from ..base import GenerativeModel, Phase
 from ..nets import mlp
 
@@ -256,9 +256,8 @@ class GAN(GenerativeModel):
         super().__init__(config, dim, shape)
         self.generator, self.critic_net = build_nets(config, dim, self.shape)
         self.generator_ema = None
-        if config.ema > 0:  # built, not deep-copied: what counts a model's parameters sees it registered
-            self.generator_ema = build_generator(config, dim, self.shape).requires_grad_(False)
-            self.generator_ema.load_state_dict(self.generator.state_dict())
+        if config.ema > 0:
+            self.generator_ema = averaged_copy(self.generator, lambda: build_generator(config, dim, self.shape))
         z = torch.randn(N_FIXED, config.latent_dim, generator=torch.Generator().manual_seed(0), device="cpu")
         self.register_buffer("z_fixed", z)
         self.g_steps = 0
@@ -329,17 +328,6 @@ class GAN(GenerativeModel):
         """g(z) with the averaged weights θ̄ where `ema` is on, else θ: what samples, pictures and metrics show."""
         return (self.generator if self.generator_ema is None else self.generator_ema)(z)
 
-    @torch.no_grad()
-    def update_ema(self) -> None:
-        """θ̄ ← β_k θ̄ + (1 - β_k) θ, β_k = min(β, (1 + k) / (10 + k)) at G step k, for every generator
-        tensor (buffers copied)."""
-        beta = min(self.config.ema, (1 + self.g_steps) / (10 + self.g_steps))
-        for avg, now in zip(self.generator_ema.state_dict().values(), self.generator.state_dict().values()):
-            if avg.is_floating_point():
-                avg.lerp_(now, 1 - beta)
-            else:
-                avg.copy_(now)
-
     def loss(self, x: torch.Tensor, phase: str = "D") -> dict[str, torch.Tensor]:
         """One phase's loss on a batch: len(x) // m packs of data and as many packs of fakes."""
         m = self.config.pack
@@ -363,7 +351,7 @@ class GAN(GenerativeModel):
         if phase == "G":
             self.g_steps += 1
             if self.generator_ema is not None:
-                self.update_ema()
+                update_average(self.generator_ema, self.generator, self.config.ema, self.g_steps)
             if self.timeline.due(self.g_steps):
                 self._record()
 
