@@ -12,6 +12,7 @@ from genmodels.errors import UserError
 from genmodels.evaluation.metrics import sliced_wasserstein
 from genmodels.hosting.trainer import Trainer
 from genmodels.models import MODELS
+from genmodels.models.averaging import update_average
 from genmodels.models.diffusion.base import ARROW_FRACTION, LEVELS, N_PATHS, N_SAMPLES
 from genmodels.setup import Setup
 
@@ -174,3 +175,16 @@ def test_model_settings_do_not_shadow_training_settings(name):
     could never be set apart from it."""
     model_fields = set(MODELS[name].Config.__dataclass_fields__)
     assert not model_fields & set(TrainConfig.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10_000])
+def test_the_average_is_the_same_with_its_count_on_the_device_or_in_python(k):
+    torch.manual_seed(0)
+    net, in_python, on_device = (torch.nn.Linear(3, 2) for _ in range(3))
+    on_device.load_state_dict(in_python.state_dict())
+    before = in_python.weight.detach().clone()
+    update_average(in_python, net, 0.99, k)
+    update_average(on_device, net, 0.99, torch.tensor(k))
+    torch.testing.assert_close(on_device.state_dict(), in_python.state_dict())
+    beta_k = min(0.99, (1 + k) / (10 + k))
+    torch.testing.assert_close(in_python.weight, beta_k * before + (1 - beta_k) * net.weight.detach())

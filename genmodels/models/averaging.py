@@ -26,11 +26,13 @@ def averaged_copy(net: nn.Module, build: Callable[[], nn.Module]) -> nn.Module:
 
 
 @torch.no_grad()
-def update_average(average: nn.Module, net: nn.Module, beta: float, k: int) -> None:
-    """θ̄ ← β_k θ̄ + (1 - β_k) θ after update k ≥ 1, for every floating tensor (other buffers copied)."""
-    beta_k = min(beta, (1 + k) / (10 + k))
+def update_average(average: nn.Module, net: nn.Module, beta: float, k: int | torch.Tensor) -> None:
+    """θ̄ ← β_k θ̄ + (1 - β_k) θ after update k ≥ 1, for every floating tensor (other buffers copied). k may be
+    a count kept on the model's device: then β_k is computed there, and a GPU step waits for nothing."""
+    on_device = isinstance(k, torch.Tensor)
+    beta_k = ((1 + k) / (10 + k)).clamp(max=beta) if on_device else min(beta, (1 + k) / (10 + k))
     for avg, now in zip(average.state_dict().values(), net.state_dict().values()):
         if avg.is_floating_point():
-            avg.lerp_(now, 1 - beta_k)
+            avg.lerp_(now, (1 - beta_k).to(avg.dtype) if on_device else 1 - beta_k)
         else:
             avg.copy_(now)

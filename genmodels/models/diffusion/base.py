@@ -133,7 +133,7 @@ class DiffusionModel(GenerativeModel):
     def after_step(self, phase: str) -> None:
         if self.net_ema is not None:
             self.ema_updates += 1
-            update_average(self.net_ema, self.net, self.config.ema, int(self.ema_updates))
+            update_average(self.net_ema, self.net, self.config.ema, self.ema_updates)
 
     @property
     def device(self) -> torch.device:
