@@ -39,10 +39,11 @@ class TimeMLP(nn.Module):
 
     def __init__(self, dim: int, d_out: int, hidden: int, depth: int, x_frequencies: int = 0):
         super().__init__()
-        self.x_frequencies = x_frequencies  # not a buffer: weights saved without the option still load
+        # not saved (persistent=False): weights saved without the option still load; it follows .to() and .double()
+        self.register_buffer("omega", 2.0 ** torch.arange(x_frequencies) / 2, persistent=False)
         self.net = mlp(dim * (1 + 2 * x_frequencies) + 1 + 2 * FREQUENCIES, d_out, hidden, depth, nn.SiLU)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(len(x))
-        omega = 2.0 ** torch.arange(self.x_frequencies, device=x.device, dtype=x.dtype) / 2
-        return self.net(torch.cat([sinusoids(x, omega), time_features(t)], 1))
+        features = sinusoids(x, self.omega) if len(self.omega) else x  # none: no ops spent on empty tensors
+        return self.net(torch.cat([features, time_features(t)], 1))
