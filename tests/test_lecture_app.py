@@ -16,6 +16,7 @@ from genmodels.lecture.presets import load_presets
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 SLOTS = ("run", "run.B", "run.C")
 PRESETS = load_presets()[0]
+LONG = 1_000_000  # steps: more than any block trains
 
 
 def new_app(**query) -> AppTest:
@@ -179,15 +180,19 @@ def test_step_d_and_step_g_have_no_tooltip_over_the_pause_button(apps):
 
 
 def test_three_runs_of_a_preset_all_advance_by_taking_turns(apps):
-    """On two cores (two hosts, one slot each) one host holds two of the runs: they take turns."""
+    """On two cores (two hosts, one slot each) one host holds two of the runs: they take turns. The runs get a
+    budget no block reaches (a preset's 3,000 steps fit in one 10 s block), so none ends before all have trained."""
     at = apps(preset="vae-objectives")
     at.run()
+    for prefix in ("", "B.", "C."):
+        at.number_input(key=f"{prefix}train.steps").set_value(LONG).run()
+    assert len(statuses(at)) == 3
     at.button(key="train").click().run()
     seen = [0, 0, 0]
 
     def every_run_trained() -> bool:
         seen[:] = [max(a, b) for a, b in zip(seen, steps(at))]
-        return min(seen) > 0 and max(seen) < PRESETS["vae-objectives"].runs[0].setup.train.steps
+        return min(seen) > 0 and max(seen) < LONG
 
     wait_until(at, every_run_trained)
 
