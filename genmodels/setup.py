@@ -16,6 +16,10 @@ from .errors import UserError
 from .models import MODELS, GenerativeModel
 
 DEFAULT_DATA, DEFAULT_MODEL = "moons", "realnvp"
+# The setup that reached a good held-out NLL soonest on each set (`python -m genmodels.bench.defaults`,
+# BENCHMARKS.md "Choosing the defaults"): a query that names no model starts from it.
+FASTEST_FIT = {data: {"model": "nsf", "layers": "3", "hidden": "32", "bins": "16", "lr": "0.01", "batch_size": "1024"}
+               for data in ("moons", "8gaussians")}
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class Setup:
 
     @classmethod
     def parse(cls, query: dict[str, str]) -> tuple[Setup, list[str]]:
-        """A Setup from query values, skipping (and reporting) every bad one."""
+        """A Setup from query values, skipping (and reporting) every bad one. Without a (known) model, the
+        data's `FASTEST_FIT` setup fills what the query leaves out or gets wrong."""
         problems: list[str] = []
         data = query.get("data", DEFAULT_DATA)
         try:
@@ -63,13 +68,15 @@ class Setup:
         except UserError as e:
             problems.append(str(e))
             data = DEFAULT_DATA
-        model = query.get("model", DEFAULT_MODEL)
-        if model not in MODELS:
+        model = query.get("model")
+        if model is not None and model not in MODELS:
             problems.append(f"unknown model {shown(model)}")
-            model = DEFAULT_MODEL
+            model = None
+        base = FASTEST_FIT.get(data, {}) if model is None else {}
+        model = model or base.get("model", DEFAULT_MODEL)
         rest = {k: v for k, v in query.items() if k not in ("data", "model")}
-        train = _lenient(TrainConfig, rest, problems)
-        model_config = _lenient(MODELS[model].Config, rest, problems)
+        train = _lenient(TrainConfig, rest, problems, base)
+        model_config = _lenient(MODELS[model].Config, rest, problems, base)
         for key in set(rest) - _names(TrainConfig) - _names(MODELS[model].Config):
             problems.append(f"unknown setting {shown(key)}")
         return cls(data, model, model_config, train), problems
@@ -86,12 +93,18 @@ class Setup:
         return dataclasses.replace(self, **changes)
 
 
+def default_setup(data: str = DEFAULT_DATA) -> Setup:
+    """What the app opens on `data` when nothing else is chosen: its fastest fit, else the defaults."""
+    return Setup.parse({"data": data})[0]
+
+
 def _names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
-def _lenient(cls: type, values: dict[str, str], problems: list[str]):
-    good = {}
+def _lenient(cls: type, values: dict[str, str], problems: list[str], base: dict[str, str]):
+    """cls from the good values, the rest from `base` (else cls's defaults); each bad value reported."""
+    good = {k: v for k, v in base.items() if k in _names(cls)}  # base's "model" is no field
     for key in _names(cls) & set(values):
         try:
             build_config(cls, {key: values[key]})

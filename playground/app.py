@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` 
 from genmodels.data import DATASETS, USER_POINTS, dataset_spec  # noqa: E402
 from genmodels.errors import UserError  # noqa: E402
 from genmodels.models import MODELS  # noqa: E402
-from genmodels.setup import Setup  # noqa: E402
+from genmodels.setup import Setup, default_setup  # noqa: E402
 from playground import byod, compare, downloads, lecture, live, share_url, widgets  # noqa: E402
 from playground.controls import controls  # noqa: E402
 from playground.markup import plain  # noqa: E402
@@ -41,17 +41,31 @@ def sidebar(setup: Setup) -> Setup:
         names = [*DATASETS, CSV]
         if "dataset" not in st.session_state:
             st.session_state.update(byod.choice_state(setup.data))
-        data = st.selectbox("dataset", names, key="dataset", format_func=dataset_label)
+        data = st.selectbox("dataset", names, key="dataset", format_func=dataset_label,
+                            on_change=follow_defaults, args=("dataset",))
         if data == CSV:
             upload_csv()
         st.session_state.setdefault("model", setup.model)
-        model = st.selectbox("model", list(MODELS), key="model", format_func=lambda n: f"{n} ({MODELS[n].family})")
+        model = st.selectbox("model", list(MODELS), key="model", format_func=lambda n: f"{n} ({MODELS[n].family})",
+                             on_change=follow_defaults, args=("model",))
         with st.expander("model settings", expanded=True):
             current = setup.model_config if model == setup.model else MODELS[model].Config()
             model_config = widgets.config_widgets(MODELS[model].Config, current, f"{model}.")
         with st.expander("training", expanded=True):
             train = widgets.train_widgets(MODELS[model], setup.train, "train.")
     return Setup(byod.data_name(data), model, model_config, train)
+
+
+def follow_defaults(choice: str) -> None:
+    """Untouched defaults follow the sidebar's choice: a setup left as its data's default becomes the new
+    data's (its fastest fit) or, for a new model, that model's own defaults."""
+    before = st.session_state.get("setup")
+    if before is None or before.to_query() != default_setup(before.data).to_query():
+        return
+    query = {"data": byod.data_name(st.session_state.dataset)}
+    if choice == "model":
+        query["model"] = st.session_state.model
+    st.session_state.update(widgets.setup_state(Setup.parse(query)[0]))
 
 
 def dataset_label(name: str) -> str:

@@ -18,7 +18,7 @@ from genmodels.data import Dataset, load_dataset
 from genmodels.hosting.handle import RunHandle
 from genmodels.hosting.limits import Limits
 from genmodels.hosting.pool import Pool, shared_pool, spec_for
-from genmodels.setup import Setup
+from genmodels.setup import Setup, default_setup
 
 from .pictures import RENDER
 
@@ -79,7 +79,7 @@ def new_trainer(setup: Setup, data: Dataset) -> RunHandle:
 def warm_pool() -> Pool:
     """The hosts' pool, each host warmed with a run of the default setup as the app opens it."""
     pool = shared_pool()
-    setup = Setup()
+    setup = default_setup()
     pool.warm(spec_for(setup, None, visual_interval=limits().refresh, render=RENDER))
     return pool
 

@@ -7,6 +7,8 @@ import pytest
 from app_helpers import pictures, query, wait_until
 from streamlit.testing.v1 import AppTest
 
+from genmodels.setup import FASTEST_FIT
+
 APP = str(Path(__file__).resolve().parents[1] / "playground" / "app.py")
 
 
@@ -27,13 +29,13 @@ def step_of(at: AppTest) -> int:
     return int(step_text(at).split()[1].rstrip("*"))
 
 
-def test_default_page_is_moons_realnvp_with_plots(app):
+def test_default_page_is_moons_at_its_fastest_fit_with_plots(app):
     app.run()
     assert not app.exception
-    assert app.selectbox(key="dataset").value == "moons" and app.selectbox(key="model").value == "realnvp"
+    assert app.selectbox(key="dataset").value == "moons" and app.selectbox(key="model").value == "nsf"
     assert step_text(app).startswith("**step 0**") and "cpu" in step_text(app)
     assert len(pictures(app)) >= 2  # density and samples pictures
-    assert query(app) == {"data": "moons", "model": "realnvp"}
+    assert query(app) == {"data": "moons", **FASTEST_FIT["moons"]}
 
 
 def test_train_advances_the_step_counter_and_pause_holds_it(app):
@@ -55,6 +57,7 @@ def test_train_advances_the_step_counter_and_pause_holds_it(app):
 
 def test_changing_settings_updates_the_url_and_share_url_restores_them(app):
     app.run()
+    app.selectbox(key="model").set_value("realnvp").run()
     app.selectbox(key="dataset").set_value("8gaussians").run()
     app.number_input(key="realnvp.layers").set_value(4).run()
     app.number_input(key="train.seed").set_value(3).run()
@@ -97,6 +100,17 @@ def test_digits_with_realnvp_shows_an_image_of_samples(app):
 def test_settings_that_do_nothing_in_the_current_mode_are_hidden(app):
     """The reverse-KL target shows only once the objective is reverse_kl (fitting data ignores it)."""
     app.run()
-    assert "realnvp.target" not in {w.key for w in app.text_input}
-    app.selectbox(key="realnvp.objective").set_value("reverse_kl").run()
-    assert not app.exception and "realnvp.target" in {w.key for w in app.text_input}
+    assert "nsf.target" not in {w.key for w in app.text_input}
+    app.selectbox(key="nsf.objective").set_value("reverse_kl").run()
+    assert not app.exception and "nsf.target" in {w.key for w in app.text_input}
+
+
+def test_untouched_defaults_follow_the_dataset_and_chosen_settings_stay(app):
+    app.run()
+    app.selectbox(key="dataset").set_value("digits").run()  # no fastest fit measured there: the defaults
+    assert app.selectbox(key="model").value == "realnvp" and query(app) == {"data": "digits", "model": "realnvp"}
+    app.selectbox(key="dataset").set_value("8gaussians").run()
+    assert query(app) == {"data": "8gaussians", **FASTEST_FIT["8gaussians"]}
+    app.number_input(key="nsf.layers").set_value(5).run()  # now the user's choice
+    app.selectbox(key="dataset").set_value("moons").run()
+    assert query(app) == {"data": "moons", **FASTEST_FIT["moons"], "layers": "5"}

@@ -31,7 +31,7 @@ from genmodels.data.images import read_idx
 from genmodels.errors import UserError
 from genmodels.hosting.limits import Limits
 from genmodels.models import MODELS
-from genmodels.setup import Setup
+from genmodels.setup import Setup, default_setup
 
 torch.set_num_threads(1)
 APP = Path(__file__).resolve().parents[1] / "playground" / "app.py"
@@ -318,10 +318,11 @@ URLS = [
 
 @pytest.mark.parametrize("bad", URLS, ids=repr)
 def test_tampered_share_url_keeps_the_good_values(bad):
-    setup, problems = Setup.parse({"hidden": "16", "lr": "0.01", **bad.feed})
+    setup, problems = Setup.parse({"hidden": "16", "lr": "0.02", **bad.feed})
     assert any(re.search(bad.message, p) for p in problems), problems
-    assert setup.model == "realnvp" and setup.data in ("moons",) and setup.model_config.hidden == 16
-    assert setup.train.lr == (0.01 if "lr" not in bad.feed else TrainConfig().lr)
+    default = default_setup()  # a query without a (known) model starts from the data's fastest fit
+    assert setup.model == default.model and setup.data in ("moons",) and setup.model_config.hidden == 16
+    assert setup.train.lr == (0.02 if "lr" not in bad.feed else default.train.lr)
     with pytest.raises(UserError, match=bad.message):
         Setup.from_query({**bad.feed})
 
@@ -360,8 +361,8 @@ def upload(content: bytes) -> Callable:
 
 
 APP_ROWS = [
-    Bad("widgets: model over the parameter cap", lambda at: at.number_input(key="realnvp.hidden").set_value(512).run(),
-        r"2,\d{3},\d{3} parameters; this server allows at most 200,000"),
+    Bad("widgets: model over the parameter cap", lambda at: at.number_input(key="nsf.hidden").set_value(512).run(),
+        r"\d{3},\d{3} parameters; this server allows at most 200,000"),
     Bad("widgets: steps over the step cap", lambda at: at.number_input(key="train.steps").set_value(100_000).run(),
         r"steps = 100,000 is over this server's cap of 5,000"),
     Bad("CSV chosen, nothing uploaded", lambda at: at.selectbox(key="dataset").set_value("csv").run(),

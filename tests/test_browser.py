@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from genmodels.setup import default_setup
 from playground.browser_check import CHARTS, SAMPLE_EVERY, SAMPLES
 from playground.screenshots import COUNT_WEBGL, FLAGS  # one Chromium set-up for tests and screenshots
 
@@ -108,7 +109,7 @@ def test_train_in_a_real_browser(server, browser):
     try:
         page.wait_for_selector("img.live-picture", timeout=60_000)
         before = density_src(page)
-        assert "data=moons" in page.url and "model=realnvp" in page.url
+        assert "data=moons" in page.url and f"model={default_setup().model}" in page.url
         page.get_by_role("button", name="Train").click()
         assert eventually(lambda: step_number(page) >= 20)
         first = step_number(page)

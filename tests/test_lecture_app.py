@@ -79,7 +79,7 @@ def test_lecture_url_opens_the_preset_with_its_bar_and_shortcut_buttons(apps):
 
 
 def test_compared_runs_round_trip_through_the_share_url(apps):
-    at = apps()
+    at = apps(model="realnvp")
     at.run()
     at.toggle(key="compare.on").set_value(True).run()
     at.select_slider(key="B.train.lr").set_value(0.01).run()

@@ -7,7 +7,7 @@ import pytest
 from genmodels.config import TrainConfig, build_config
 from genmodels.errors import UserError
 from genmodels.models import MODELS
-from genmodels.setup import Setup
+from genmodels.setup import FASTEST_FIT, Setup, default_setup
 
 
 def test_default_setup_is_moons_realnvp_and_round_trips():
@@ -42,10 +42,20 @@ def test_changed_settings_round_trip_through_strings():
 def test_tampered_query_falls_back_to_defaults_with_a_message(query, problem):
     setup, problems = Setup.parse({"data": "moons", **query})
     assert any(problem in p for p in problems), problems
-    assert setup.model == "realnvp" and setup.train == TrainConfig()
-    assert setup.model_config == MODELS["realnvp"].Config()
+    assert setup == default_setup("moons")
     with pytest.raises(UserError):
         Setup.from_query({"data": "moons", **query})
+
+
+def test_a_query_without_a_model_starts_from_its_datas_fastest_fit():
+    for data, fastest in FASTEST_FIT.items():
+        assert default_setup(data) == Setup.from_query({"data": data, **fastest})
+        assert Setup.from_query({"data": data, "seed": "4"}) == default_setup(data).replace(
+            train=dataclasses.replace(default_setup(data).train, seed=4))
+    assert default_setup("digits") == Setup("digits")  # no measured fastest fit: the defaults
+    chosen = Setup.from_query({"data": "moons", "model": "realnvp"})  # a named model keeps its own defaults
+    assert chosen == Setup() and chosen.to_query() == {"data": "moons", "model": "realnvp"}
+    assert Setup.from_query(default_setup().to_query()) == default_setup()
 
 
 def test_good_values_survive_beside_bad_ones():
