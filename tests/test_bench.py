@@ -117,10 +117,10 @@ def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
 
 
 def test_peer_ratios_compare_like_with_like_and_skip_fits_without_a_target():
-    def rec(library, kind, data, target, time_s, rate, compiled=False):
+    def rec(library, kind, data, target, time_s, rate, compiled=False, app_default=False, batch=512):
         return {"library": library, "model": "realnvp", "compiled": compiled, "kind": kind, "data": data,
-                "batch": 512, "threads": 1, "device": "cpu", "optimizer": "Adam", "target_nll": target,
-                "time_to_target_s": time_s, "steps_per_s": rate}
+                "batch": batch, "threads": 1, "device": "cpu", "optimizer": "Adam", "target_nll": target,
+                "time_to_target_s": time_s, "steps_per_s": rate, "app_default": app_default}
 
     records = [
         rec("genmodels", "speed", "moons", None, None, 60.0),
@@ -128,12 +128,13 @@ def test_peer_ratios_compare_like_with_like_and_skip_fits_without_a_target():
         rec("zuko", "speed", "moons", None, None, 40.0),
         rec("genmodels", "fit", "moons", 2.45, 5.0, 60.0),
         rec("zuko", "fit", "moons", 2.45, 15.0, 40.0),
+        rec("genmodels", "fit", "moons", 2.45, 3.0, 50.0, app_default=True, batch=1024),  # its own batch
         rec("genmodels", "fit", "checkerboard", None, None, 60.0),  # entropy gap only: no ratio
         rec("zuko", "fit", "checkerboard", None, None, 40.0),
     ]
     rows = bench.peer_ratios(records)
-    assert [row[2:4] + row[-2:] for row in rows] == [["steps/s", "moons", "1.50x", "2.25x"],
-                                                     ["time to NLL 2.45", "moons", "3.00x", "–"]]
+    assert [row[2:4] + row[-3:] for row in rows] == [["steps/s", "moons", "1.50x", "2.25x", "–"],
+                                                     ["time to NLL 2.45", "moons", "3.00x", "–", "5.00x"]]
 
 
 def _push(flow, x):

@@ -29,6 +29,7 @@ ratios to peers compare numbers taken minutes apart in the same process.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
 import math
@@ -55,7 +56,7 @@ from ..hosting.limiter import Limiter
 from ..hosting.limits import count_parameters
 from ..hosting.trainer import Trainer
 from ..models import MODELS, GenerativeModel
-from ..setup import Setup
+from ..setup import Setup, default_setup
 from . import peers
 from .report import table
 
@@ -93,6 +94,7 @@ class Contender:
     compiled: bool = False  # trained with TrainConfig.compile
     peer: peers.Peer | None = None  # a peer, trained by its own loop (`peers.OwnLoop`), not by our Trainer
     speed: bool = True  # also measure its steps/s
+    app_default: bool = False  # fit as the app opens the data (`default_setup`: model, settings, lr, batch)
 
 
 def representatives() -> list[str]:
@@ -112,6 +114,12 @@ def contenders(all_models: bool) -> list[Contender]:
         out += [Contender(p.library, p.model, partial(_ours, p.model), peer=p, speed=p.speed)
                 for p in peers.available()]
     return out
+
+
+def app_default(data_name: str) -> Contender:
+    """The app's default setup on `data_name`, for its time to target."""
+    setup = default_setup(data_name)
+    return Contender("genmodels", setup.model, setup.build_model, speed=False, app_default=True)
 
 
 def _ours(name: str, data: Dataset) -> GenerativeModel:
@@ -163,6 +171,8 @@ def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device
     if c.peer is not None:
         return peers.OwnLoop(c.peer, MODELS["realnvp"].Config(), data, batch, device), None
     config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0, compile=c.compiled)
+    if c.app_default:
+        config = dataclasses.replace(default_setup(data.name).train, steps=MAX_STEPS, seed=0)
     trainer = Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None,
                       limiter=Limiter(1))
     if not c.compiled:
@@ -266,7 +276,8 @@ def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budge
                 reached = train_s
             if train_s >= budget.fit_seconds or reached is not None and budget.stop_at_target:
                 break
-    return record(c, data, FIT_BATCH, torch.get_num_threads(), device, mem, trainer, kind="fit",
+    batch = trainer.config.batch_size if isinstance(trainer, Trainer) else FIT_BATCH
+    return record(c, data, batch, torch.get_num_threads(), device, mem, trainer, kind="fit",
                   steps_per_s=trainer.training.step / train_s, steps_per_cpu_s=trainer.training.step / cpu_s,
                   time_to_target_s=reached, target_nll=target, compile_s=compile_s,
                   test_nll=nll, fit_seconds=train_s, status=status)
@@ -274,7 +285,8 @@ def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budge
 
 def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.device, mem: PeakMemory,
            trainer: Trainer, **measured) -> dict:
-    base = {"library": c.library, "model": c.model, "compiled": c.compiled, "compile_s": None,
+    base = {"library": c.library, "model": c.model, "compiled": c.compiled, "app_default": c.app_default,
+            "compile_s": None,
             "family": MODELS[c.model].family, "data": data.name,
             "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
             "steps": trainer.training.step, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
@@ -311,7 +323,7 @@ def run_benchmarks(budget: Budget = FULL, log: Callable[[str], None] = print,
             torch.set_num_threads(1 if device.type == "cpu" else saved_threads)
             for name in budget.fit_data:
                 data = load_dataset(name)
-                for c in group:
+                for c in [*group, app_default(name)]:
                     if c.fit and _has_log_prob(c):
                         log(f"fit: {c.library} {c.model} on {name} ({device})")
                         records.append(measure_fit(c, data, device, budget))
@@ -334,18 +346,22 @@ def _has_log_prob(c: Contender) -> bool:
 
 
 PEER_HEADER = ["peer", "its optimizer", "measure", "data", "batch", "threads", "device", "our eager RealNVP",
-               "our compiled RealNVP"]
+               "our compiled RealNVP", "the app's default setup"]
 
 
 def peer_ratios(records: list[dict]) -> list[list[str]]:
     """A row per peer record: our RealNVP (eager, compiled) over the peer in the same configuration,
     as steps/s (speed) or as the peer's time to the target NLL over ours (fit: compiling included;
-    a fit without a target, e.g. checkerboard's entropy gap alone, has no row)."""
-    ours = {(_key(r), r["compiled"]): r for r in records if r["library"] == "genmodels" and r["model"] == "realnvp"}
+    a fit without a target, e.g. checkerboard's entropy gap alone, has no row); and for fits, the app's
+    default setup on that data (its own batch) over the peer."""
+    ours = {(_key(r), r["compiled"]): r for r in records
+            if r["library"] == "genmodels" and r["model"] == "realnvp" and not r["app_default"]}
+    defaults = {_key({**r, "batch": FIT_BATCH}): r for r in records if r["app_default"]}
     rows = []
     for r in records:
         if r["library"] != "genmodels" and (r["kind"] == "speed" or r["target_nll"] is not None):
             ratios = [_ratio(ours.get((_key(r), compiled)), r) for compiled in (False, True)]
+            ratios.append(_ratio(defaults.get(_key(r)), r))
             measure = "steps/s" if r["kind"] == "speed" else f"time to NLL {r['target_nll']}"
             peer = r["library"] if r["model"] == "realnvp" else f"{r['library']} {r['model']}"
             rows.append([peer, r["optimizer"], measure, r["data"], str(r["batch"]), str(r["threads"]),
@@ -398,7 +414,10 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def model_label(r: dict) -> str:
-    """e.g. 'realnvp', or 'realnvp compiled (21 s)' with the seconds its first step took to compile."""
+    """e.g. 'realnvp', 'realnvp compiled (21 s)' with the seconds its first step took to compile, or
+    'nsf (app default, batch 1024)'."""
+    if r["app_default"]:
+        return f"{r['model']} (app default, batch {r['batch']})"
     return f"{r['model']} compiled ({r['compile_s']:.0f} s)" if r["compiled"] else r["model"]
 
 
@@ -455,5 +474,6 @@ def markdown(records: list[dict], budget: Budget, info: dict[str, str]) -> str:
     if ratios:
         lines += ["", "## Our RealNVP against the peers", "",
                   "How many times faster ours is: steps/s over the peer's, or the peer's time to the target "
-                  "over ours.", "", *table(PEER_HEADER, ratios)]
+                  "over ours (the app's default setup: the model, settings, lr and batch the app opens that "
+                  "data with).", "", *table(PEER_HEADER, ratios)]
     return "\n".join(lines) + "\n"
