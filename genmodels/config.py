@@ -22,6 +22,8 @@ class TrainConfig:
     steps: int = field(default=2000, metadata={"min": 1, "max": 1_000_000, "help": "training rounds"})
     batch_size: int = field(default=256, metadata={"min": 1, "max": 8192, "help": "samples per step"})
     lr: float = field(default=1e-3, metadata={"min": 1e-6, "max": 1.0, "log": True, "help": "learning rate"})
+    lr_schedule: str = field(default="constant", metadata={
+        "choices": ("constant", "cosine"), "help": "cosine: the learning rate decays to 0 at the last step"})
     seed: int = field(default=0, metadata={"min": 0, "max": 2**31 - 1, "help": "seed of data and weights"})
     patience: int = field(default=0, metadata={
         "min": 0, "max": 1_000_000, "help": "stop when the loss has not improved for this many steps (0: never)"})

@@ -9,6 +9,7 @@ records depends on the steps taken alone, however they were split into blocks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -87,6 +88,17 @@ class Training:
         prefix = "" if phase == "model" else f"{phase}_"
         return {prefix + k: v.detach() for k, v in losses.items()}
 
+    def _schedule_lr(self, step: int) -> None:
+        """Cosine decay (Loshchilov & Hutter 2017, SGDR without restarts): step t of the budget T trains at
+        lr_0 · (1 + cos(π t/T))/2 for each parameter group's own lr_0. A function of the step alone, so a
+        resumed or re-blocked run trains at the same rates."""
+        if self.config.lr_schedule == "constant":
+            return
+        factor = 0.5 * (1 + math.cos(math.pi * min(step / self.config.steps, 1.0)))
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
     def _round(self, only: str | None = None) -> dict[str, torch.Tensor]:
         """One training round: each phase's optimiser steps `repeats` times (or one phase once)."""
         out: dict[str, torch.Tensor] = {}
@@ -122,6 +134,7 @@ class Training:
         good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         rows = []
         while len(rows) < rounds and (not rows or keep_going()):
+            self._schedule_lr(self.step + len(rows))
             rows.append(self._round(only))
         names = list(rows[0])
         values = torch.stack([torch.stack([r[n] for n in names]) for r in rows]).float().cpu().numpy()
