@@ -123,14 +123,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", nargs="+", default=["moons", "8gaussians"])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--cap", type=float, default=10.0, help="CPU seconds of training at most per run")
+    parser.add_argument("--model", default="realnvp", help="a flow with layers and hidden settings (realnvp, nsf)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--bins", type=int, nargs="*", default=[], help="spline bins K (nsf); none: its default")
     parser.add_argument("--layers", type=int, nargs="+", default=[8])
     parser.add_argument("--lr", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2])
     parser.add_argument("--batch", type=int, nargs="+", default=[TrainConfig.batch_size])
     parser.add_argument("--markdown", help="append the results as a section to this file")
     args = parser.parse_args(argv)
-    candidates = [Candidate(settings=(("layers", k), ("hidden", h)), lr=lr, batch=b)
-                  for k, h, lr, b in itertools.product(args.layers, args.hidden, args.lr, args.batch)]
+    bins = [(("bins", k),) for k in args.bins] or [()]
+    candidates = [Candidate(args.model, (("layers", k), ("hidden", h), *kb), lr, b)
+                  for k, h, kb, lr, b in itertools.product(args.layers, args.hidden, bins, args.lr, args.batch)]
     text = markdown(search(candidates, tuple(args.data), args.seeds, args.cap), args.seeds, args.cap)
     print(text)
     if args.markdown:
