@@ -170,9 +170,8 @@ def make_trainer(c: Contender, data: Dataset, batch: int, device: torch.device
     (compiling it)."""
     if c.peer is not None:
         return peers.OwnLoop(c.peer, MODELS["realnvp"].Config(), data, batch, device), None
-    config = TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0, compile=c.compiled)
-    if c.app_default:
-        config = dataclasses.replace(default_setup(data.name).train, steps=MAX_STEPS, seed=0)
+    config = (dataclasses.replace(default_setup(data.name).train, steps=MAX_STEPS, seed=0) if c.app_default
+              else TrainConfig(steps=MAX_STEPS, batch_size=batch, seed=0, compile=c.compiled))
     trainer = Trainer(lambda: c.build(data), data, config, device=str(device), visual_interval=None,
                       limiter=Limiter(1))
     if not c.compiled:
@@ -286,8 +285,7 @@ def measure_fit(c: Contender, data: Dataset, device: torch.device, budget: Budge
 def record(c: Contender, data: Dataset, batch: int, threads: int, device: torch.device, mem: PeakMemory,
            trainer: Trainer, **measured) -> dict:
     base = {"library": c.library, "model": c.model, "compiled": c.compiled, "app_default": c.app_default,
-            "compile_s": None,
-            "family": MODELS[c.model].family, "data": data.name,
+            "compile_s": None, "family": MODELS[c.model].family, "data": data.name,
             "batch": batch, "threads": threads, "device": str(device), "optimizer": optimizer_label(trainer),
             "steps": trainer.training.step, "steps_per_s": None, "steps_per_cpu_s": None, "ui_ratio": None,
             "time_to_target_s": None,
@@ -356,7 +354,7 @@ def peer_ratios(records: list[dict]) -> list[list[str]]:
     default setup on that data (its own batch) over the peer."""
     ours = {(_key(r), r["compiled"]): r for r in records
             if r["library"] == "genmodels" and r["model"] == "realnvp" and not r["app_default"]}
-    defaults = {_key({**r, "batch": FIT_BATCH}): r for r in records if r["app_default"]}
+    defaults = {_key({**r, "batch": FIT_BATCH}): r for r in records if r["app_default"]}  # beside batch-512 peers
     rows = []
     for r in records:
         if r["library"] != "genmodels" and (r["kind"] == "speed" or r["target_nll"] is not None):
