@@ -3,6 +3,7 @@ setup as JSON metadata. Never pickle."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ from . import bounded_json
 from .config import shown
 from .errors import UserError
 from .hosting.limits import Limits, count_parameters
+from .models import MODELS
 from .setup import Setup
 from .training.history import History
 
@@ -60,6 +62,7 @@ def load(path: str, limits: Limits | None = None):
     if meta.get("genmodels") != "1" or "setup" not in meta:
         raise UserError(f"{path} is a safetensors file but not a genmodels checkpoint (no setup metadata)")
     setup, step = _setup_and_step(path, meta)
+    setup = as_saved(setup, state)
     history = _history(path, {k[len(HISTORY):]: state.pop(k) for k in list(state) if k.startswith(HISTORY)}, step)
     bad = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
     if bad:
@@ -77,6 +80,15 @@ def load(path: str, limits: Limits | None = None):
         detail = " ".join(line.strip() for line in str(e).splitlines()[1:])  # the lines after "Error(s) in..."
         raise UserError(f"{path} does not match its model {setup.model}: {detail[:300]}") from None
     return model, setup, step, history
+
+
+def as_saved(setup: Setup, state: dict) -> Setup:
+    """The setup a file was trained with: one that holds no moving average of the weights was saved with
+    `ema` 0 (before the average was its model's default), and loads as that run, showing what it showed."""
+    averaged = MODELS[setup.model].averaged
+    if averaged is None or setup.model_config.ema == 0 or any(k.startswith(averaged + ".") for k in state):
+        return setup
+    return setup.replace(model_config=dataclasses.replace(setup.model_config, ema=0.0))
 
 
 def _history(path: str, tensors: dict[str, torch.Tensor], step: int) -> History:

@@ -76,7 +76,8 @@ class ExactNet(nn.Module):
 
 
 def with_exact_field(name: str, **settings):
-    model = MODELS[name](MODELS[name].Config(**settings), 2).double()
+    """The model with its network replaced by the exact field (no moving average: the field is what it shows)."""
+    model = MODELS[name](MODELS[name].Config(**settings, ema=0.0), 2).double()
     model.data_mean.copy_(MU)
     model.data_cov.copy_(SIGMA)
     if name == "flow-matching":

@@ -1,8 +1,10 @@
 """The diffusion and energy models through the project's trainer, CLI, setup and checkpoint."""
 
+import json
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from genmodels.checkpoint import load, save
@@ -122,17 +124,33 @@ def test_cli_trains_each_model_and_reports_test_nll_and_test_elbo_where_it_has_t
 
 
 @pytest.mark.parametrize(("name", "settings"), [*((n, SMALL) for n in [*DIFFUSION, "ebm"]),
-                                                 ("flow-matching", {**SMALL, "ema": 0.99, "x_frequencies": 3})])
+                                                 ("flow-matching", {**SMALL, "ema": 0.0, "x_frequencies": 3})])
 def test_weights_round_trip_through_a_checkpoint(name, settings, tmp_path):
     t = trainer(name, 5, **settings)
     setup = Setup("8gaussians", name, MODELS[name].Config(**settings))
     save(str(tmp_path / "run.safetensors"), t.model.state_dict(), setup, 5)
-    model, _, _, _ = load(str(tmp_path / "run.safetensors"))
+    model, loaded, _, _ = load(str(tmp_path / "run.safetensors"))
+    assert loaded == setup
     assert model.state_dict().keys() == t.model.state_dict().keys()
     for key, value in t.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value)
-    if "ema" in settings:
+    if getattr(setup.model_config, "ema", 0) > 0:
         assert int(model.ema_updates) == 5  # a resumed run's average goes on from step 5, not from 0
+
+
+@pytest.mark.parametrize("name", [*DIFFUSION, "nsgan"])
+def test_a_file_saved_before_the_average_was_the_default_loads_as_the_run_it_was(name, tmp_path):
+    """Such a file names no `ema` and holds no average: it was trained with ema 0 and shows its own weights."""
+    setup = Setup("8gaussians", name, MODELS[name].Config(ema=0.0))
+    before = setup.build_model(setup.load_data())
+    query = {k: v for k, v in setup.to_query().items() if k != "ema"}  # what the old default wrote
+    path = tmp_path / "old.safetensors"
+    safetensors.torch.save_file(before.state_dict(), str(path), metadata={"genmodels": "1", "setup": json.dumps(query)})
+    assert Setup.from_query(query).model_config.ema > 0  # today the same query means an average
+    model, loaded, _, _ = load(str(path))
+    assert loaded == setup and getattr(model, MODELS[name].averaged) is None
+    for key, value in before.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
 
 
 @pytest.mark.parametrize("name", DIFFUSION)

@@ -43,6 +43,8 @@ class GenerativeModel(nn.Module):
     family: ClassVar[str]
     Config: ClassVar[type]
     uses_lr: ClassVar[bool] = True  # False: the model's own settings give its learning rates (a GAN's lr_g, lr_d)
+    # The submodule holding a moving average of the weights (`averaging`), in models that keep one when `ema` > 0.
+    averaged: ClassVar[str | None] = None
     levels: int | None = None  # grey levels of image data (Dataset.levels), set by Setup.build_model
     # The run's random stream: every draw of the model's loss, samples and visuals takes
     # `generator=self.rng`. The training loop sets it; None (torch's global generator) only for direct use.

@@ -46,7 +46,7 @@ class DiffusionConfig:
     x_frequencies: int = field(default=0, metadata={
         "min": 0, "max": 10, "help": "Fourier features of x at frequencies 1/2, 1, 2, ...: sharp edges (a "
                                      "checkerboard's) with a small network; 0: x as it is"})
-    ema: float = field(default=0.0, metadata={
+    ema: float = field(default=0.999, metadata={
         "min": 0.0, "max": 0.99999, "help": "samples, pictures and test_nll from a moving average of the "
                                             "network's weights with this decay (0: off)"})
     nll_steps: int = field(default=32, metadata={
@@ -98,6 +98,7 @@ def field_visuals(grid: torch.Tensor, field: torch.Tensor) -> dict[str, torch.Te
 
 class DiffusionModel(GenerativeModel):
     family = "diffusion"
+    averaged = "net_ema"
     time_label: ClassVar[str] = "t"  # the name of the path's time on the view's slider
     field_label: ClassVar[str] = "score ∇log p_t"
 

@@ -248,6 +248,7 @@ class GAN(GenerativeModel):
     """
 
     family = "gan"
+    averaged = "generator_ema"
     uses_lr = False  # lr_g and lr_d
     Config = GANConfig
     critic_label = "D(x)"
