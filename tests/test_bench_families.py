@@ -40,6 +40,14 @@ def test_each_family_reports_the_likelihood_it_has(records):
     assert runs["data"]["nll"] == runs["data"]["entropy"]
 
 
+def test_a_cpu_budget_stops_each_run_at_the_first_block_past_it():
+    """A budget of a nanosecond is spent by any block of steps: every model trains one block, whatever its speed."""
+    record = families.train_family("realnvp", "8gaussians", 0, steps=10_000, cpu_seconds=1e-9, mode_every=100)
+    assert record["status"] == "done" and record["steps"] == families.BLOCK and record["train_s"] > 0
+    assert "each model at its defaults, 45 CPU seconds of training each, then" in "\n".join(
+        families.markdown_section([record], families.FULL))
+
+
 def test_only_the_diffusion_models_are_timed_to_all_modes(records):
     runs = by_model(records)
     assert all(runs[m]["all_modes_s"] is None for m in ("realnvp", "vae", "nsgan", "ebm"))

@@ -1,9 +1,11 @@
 """The families table of `python -m genmodels bench`: every family on the same 2D data, by the same metrics.
 
 Each model of MODELS_COMPARED (two flows, the VAE, the best GAN, the three diffusion models and
-the EBM) is trained on each 2D dataset for a fixed number of steps (`FamilyBudget.steps`; the EBM,
-ten times slower a step, for a tenth of them), batch 512, 1 thread, several seeds, each run in a
-process of its own. Then, on the held-out set:
+the EBM) is trained on each 2D dataset for the same CPU seconds (`FamilyBudget.cpu_seconds`: a
+diffusion step costs a sixth of a spline flow's, so a fixed number of steps would compare unequal
+work), or for a fixed number of steps where no such budget is set (`steps`; the EBM, ten times
+slower a step, for a tenth of them), batch 512, 1 thread, several seeds, each run in a process of
+its own. Then, on the held-out set:
 
 - test NLL in nats, where the family has one: exact for the flows (change of variables); through
   the probability-flow ODE with the exact 2x2 divergence for ddpm, score and flow-matching
@@ -48,7 +50,8 @@ NLL_KIND = {"flow": "exact", "diffusion": "PF-ODE", "vae": "IWAE bound"}
 
 @dataclass(frozen=True)
 class FamilyBudget:
-    steps: int = 4000
+    steps: int = 4000  # the most steps of a run
+    cpu_seconds: float | None = None  # the most training CPU seconds of a run (None: steps alone)
     seeds: tuple[int, ...] = (0,)
     data: tuple[str, ...] = tuple(name for name, spec in DATASETS.items() if spec.kind == "dataset-2d")
     models: tuple[str, ...] = MODELS_COMPARED
@@ -56,19 +59,21 @@ class FamilyBudget:
     workers: int = 2
 
 
-FULL = FamilyBudget()
-QUICK = FamilyBudget(steps=1500, seeds=(0,), data=("8gaussians", "checkerboard"))
+FULL = FamilyBudget(steps=1_000_000, cpu_seconds=45.0)  # NSF's 4,000 steps at batch 512 on this 2-core VM
+QUICK = FamilyBudget(steps=1_000_000, cpu_seconds=10.0, data=("8gaussians", "checkerboard"))
 
 
-def train_family(model: str, data_name: str, seed: int, steps: int, mode_every: int) -> dict:
-    """One run of `steps` steps (BLOCK at a time), its CPU seconds of training, and `measure`'s metrics;
-    for a diffusion model on MODES_DATA also the training seconds until its samples covered every mode."""
+def train_family(model: str, data_name: str, seed: int, steps: int, cpu_seconds: float | None,
+                 mode_every: int) -> dict:
+    """One run of at most `steps` steps and `cpu_seconds` of training CPU time (BLOCK steps at a time), its CPU
+    seconds of training, and `measure`'s metrics; for a diffusion model on MODES_DATA also the training seconds
+    until its samples covered every mode."""
     setup = Setup(data=data_name, model=model, train=TrainConfig(steps=steps, batch_size=BATCH, seed=seed))
     data = load_dataset(data_name, seed)
     run = Training(lambda: setup.build_model(data), data, setup.train, device="cpu")
     watch = model in DIFFUSION and data_name == MODES_DATA
     train_s, all_modes_s, status = 0.0, None, "done"
-    while run.step < steps:
+    while run.step < steps and (cpu_seconds is None or train_s < cpu_seconds):
         start = time.process_time()
         ok = run.train(min(BLOCK, steps - run.step))
         train_s += time.process_time() - start
@@ -104,7 +109,8 @@ def data_floor(data_name: str, seed: int) -> dict:
 
 def run_family_benchmarks(budget: FamilyBudget = FULL, log: Callable[[str], None] = print) -> list[dict]:
     """Every model x dataset x seed of `budget`, `budget.workers` runs at a time, then the data floor."""
-    jobs = [(model, data_name, seed, max(1, round(budget.steps * STEP_SHARE.get(model, 1.0))), budget.mode_every)
+    jobs = [(model, data_name, seed, max(1, round(budget.steps * STEP_SHARE.get(model, 1.0))), budget.cpu_seconds,
+             budget.mode_every)
             for data_name in budget.data for model in budget.models if model in MODELS for seed in budget.seeds]
     records = report.run_jobs(train_family, jobs, budget.workers, partial(_log, log))
     return records + [data_floor(d, s) for d in budget.data for s in budget.seeds]
@@ -157,8 +163,8 @@ def markdown_section(records: list[dict], budget: FamilyBudget) -> list[str]:
     return [
         f"## Every family on the same data (batch {BATCH}, 1 CPU thread, mean over seeds)",
         "",
-        f"`genmodels/bench/families.py`: each model at its defaults, {budget.steps} steps ("
-        + ", ".join(f"{m} {share:g}x" for m, share in STEP_SHARE.items()) + "), then scored on the held-out set. "
+        f"`genmodels/bench/families.py`: each model at its defaults, {_budget_text(budget)}, then scored on the "
+        "held-out set. "
         "NLL kinds: exact (change of variables), PF-ODE (probability-flow ODE, exact 2x2 divergence, RK4), "
         "IWAE bound (an upper bound); the GAN and the EBM have none. Gap to H = NLL - the data's entropy. "
         f"SWD: sliced Wasserstein distance of {N_EVAL:,} samples to the held-out set; the data row is {N_EVAL:,} "
@@ -170,6 +176,12 @@ def markdown_section(records: list[dict], budget: FamilyBudget) -> list[str]:
         "",
         *table(header, lines),
     ]
+
+
+def _budget_text(budget: FamilyBudget) -> str:
+    if budget.cpu_seconds is not None:
+        return f"{budget.cpu_seconds:g} CPU seconds of training each"
+    return f"{budget.steps:,} steps (" + ", ".join(f"{m} {share:g}x" for m, share in STEP_SHARE.items()) + ")"
 
 
 def _gap(s: dict) -> str:
