@@ -108,18 +108,19 @@ def run_with_progress(training, steps: int):
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> None:
-    """The speed and fit suite, then the GAN and families tables; `--gans` or `--families`: that table alone,
-    its section replaced in place."""
-    from .bench import families, gans
+    """The speed and fit suite, then the GAN, families and image tables; `--gans`, `--families` or `--images`:
+    those tables alone, each section replaced in place."""
+    from .bench import families, gans, images
     from .bench.suite import PEER_HEADER, peer_ratios
 
     log = functools.partial(print, file=sys.stderr)
-    suite_records = [] if args.gans or args.families else bench_suite(args, log)
+    tables = {"gans": (gans, gans.run_gan_benchmarks), "families": (families, families.run_family_benchmarks),
+              "images": (images, functools.partial(images.run_image_benchmarks, device=args.device))}
+    only = [name for name in tables if getattr(args, name)]
+    suite_records = [] if only else bench_suite(args, log)
     records = list(suite_records)
-    if not args.families:
-        records += bench_table(gans, gans.run_gan_benchmarks, args, log)
-    if not args.gans:
-        records += bench_table(families, families.run_family_benchmarks, args, log)
+    for name in only or tables:
+        records += bench_table(*tables[name], args, log)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
@@ -143,7 +144,7 @@ def bench_suite(args: argparse.Namespace, log: Callable[[str], None]) -> list[di
 
 def bench_table(table: ModuleType, run: Callable[..., list[dict]], args: argparse.Namespace,
                 log: Callable[[str], None]) -> list[dict]:
-    """`run`'s records at the QUICK or FULL budget of `table` (the gans or families module); its section of the
+    """`run`'s records at the QUICK or FULL budget of `table` (the gans, families or images module); its section of the
     markdown is replaced in place."""
     budget = table.QUICK if args.quick else table.FULL
     records = run(budget, log=log)
@@ -161,6 +162,9 @@ def cmd_list(args: argparse.Namespace, extra: list[str]) -> None:
         print(name, cls.family)
 
 
+DEVICE_HELP = "auto (the CPU for 2D points, else the best there is), cpu, cuda or mps"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m genmodels",
                                      description="Train generative models from the course notes.")
@@ -173,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--seed", type=int)
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
     train.add_argument("--out", help="save weights and setup to this .safetensors file")
     train.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
     train.set_defaults(run=cmd_train)
@@ -186,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only the GAN mode-coverage table (its section of the markdown is replaced)")
     bench.add_argument("--families", action="store_true",
                        help="only every family on the same 2D data (test NLL, SWD), its section replaced in place")
+    bench.add_argument("--images", action="store_true",
+                       help="only the image models' training images/s on MNIST-5k (on --device, default the best)")
     bench.set_defaults(run=cmd_bench)
     sub.add_parser("list", help="list datasets and models as NAME KIND").set_defaults(run=cmd_list)
     preset = sub.add_parser("preset", help="run a lecture preset (no name: list them)",
@@ -193,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "printing one result per run as `train` does.")
     preset.add_argument("name", nargs="?")
     preset.add_argument("--steps", type=int, help="shorten every run to this many steps")
-    preset.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    preset.add_argument("--device", default="auto", help=DEVICE_HELP)
     preset.add_argument("--json", action="store_true", help="print each run's final metrics as one JSON line")
     preset.set_defaults(run=cmd_preset)
     return parser

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genmodels import cli
-from genmodels.bench import defaults, families, gans, peers
+from genmodels.bench import defaults, families, gans, images, peers
 from genmodels.bench import suite as bench
 from genmodels.models import MODELS
 
@@ -107,13 +107,33 @@ def test_cli_bench_writes_markdown_and_json(tmp_path, monkeypatch, capsys):
                                                       ablations=False, workers=1))
     monkeypatch.setattr(families, "QUICK", families.FamilyBudget(steps=2, data=("8gaussians",), models=("realnvp",),
                                                                  workers=1))
+    monkeypatch.setattr(images, "QUICK", TINY_IMAGES)
     out, md = tmp_path / "b.json", tmp_path / "B.md"
     assert cli.main(["bench", "--quick", "--json", str(out), "--markdown", str(md)]) == 0
     saved = json.loads(out.read_text())
-    assert saved[0]["library"] == "genmodels" and [r["kind"] for r in saved][-3:] == ["gan", "family", "family"]
+    kinds = [r["kind"] for r in saved]
+    assert saved[0]["library"] == "genmodels" and kinds[-7:] == ["gan", "family", "family", *["images"] * 4]
     text = md.read_text()
     assert text.startswith("# Benchmarks") and "## GANs" in text and "## Every family on the same data" in text
-    assert "wrote" in capsys.readouterr().out
+    assert images.HEADING in text and "wrote" in capsys.readouterr().out
+
+
+TINY_IMAGES = images.ImageBudget(batches=(4, 8), seconds=0.01, warm_up=1, models=("vae", "nsgan"))
+
+
+def test_the_image_table_alone_counts_images_per_second_and_keeps_the_other_sections(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "FULL", TINY_IMAGES)
+    md = tmp_path / "B.md"
+    md.write_text("# Benchmarks\n\n## GANs\n\nkept\n")
+    assert cli.main(["bench", "--images", "--device", "cpu", "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert "## GANs\n\nkept" in text and images.HEADING in text
+    rows = [line for line in text.splitlines() if line.startswith(("| vae", "| nsgan"))]
+    assert len(rows) == 4  # each model at each batch
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        batch, rounds_per_s, images_per_s = int(cells[3]), float(cells[4]), float(cells[5].replace(",", ""))
+        assert images_per_s > 0 and images_per_s == pytest.approx(batch * rounds_per_s, rel=0.05, abs=1)
 
 
 def test_peer_ratios_compare_like_with_like_and_skip_fits_without_a_target():

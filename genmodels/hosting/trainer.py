@@ -51,7 +51,7 @@ class Trainer:
         render: Render | None = None,
     ):
         self.data, self.config = data, config or TrainConfig()
-        self.device = pick_device(device)
+        self.device = pick_device(device, points=data.dim == 2)
         self.visual_interval, self.limiter = visual_interval, limiter or shared_limiter()
         limits = Limits.from_env()
         self.chunk_seconds = limits.chunk_seconds if chunk_seconds is None else chunk_seconds

@@ -47,7 +47,7 @@ class Training:
     def __init__(self, build: Callable[[], GenerativeModel], data: Dataset, config: TrainConfig | None = None,
                  device: str | torch.device | None = None):
         self.build, self.data, self.config = build, data, config or TrainConfig()
-        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.device = device if isinstance(device, torch.device) else pick_device(device, points=data.dim == 2)
         self.train_x = torch.as_tensor(data.train, device=self.device)
         if data.dim == 2:
             self.grid_axes = plot_grid(data)
