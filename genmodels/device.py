@@ -11,9 +11,9 @@ def pick_device(name: str | None = None, points: bool = False) -> torch.device:
     """The named device after checking it exists, or ("auto") the best available one for the data.
 
     For 2D points (`points`) the best is the CPU. Their models are small MLPs whose steps are
-    hundreds of tiny kernels, so a GPU waits on launches: on an H200 machine (2026-12-04, `bench
-    --quick --device cuda`) RealNVP at batch 512 trained 72 steps/s, while one CPU core of the
-    2-core benchmark VM trains 370.
+    hundreds of tiny kernels, so a GPU waits on launches. On an H200 machine on 2026-12-04, RealNVP
+    on moons at batch 512 trained 92 steps/s on the GPU and 191 on one of the machine's CPU cores
+    (BENCHMARKS.md, "On a GPU").
     """
     if name in (None, "", "auto"):
         if points:
