@@ -132,7 +132,7 @@ def test_the_image_table_alone_counts_images_per_second_and_keeps_the_other_sect
     assert len(rows) == 4  # each model at each batch
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        batch, rounds_per_s, images_per_s = int(cells[3]), float(cells[4]), float(cells[5].replace(",", ""))
+        batch, rounds_per_s, images_per_s = int(cells[4]), float(cells[5]), float(cells[6].replace(",", ""))
         assert images_per_s > 0 and images_per_s == pytest.approx(batch * rounds_per_s, rel=0.05, abs=1)
 
 

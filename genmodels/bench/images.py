@@ -64,8 +64,8 @@ def images_per_second(model: str, batch: int, device: torch.device, budget: Imag
             break
     seconds = time.perf_counter() - start
     return {"kind": "images", "model": model, "data": DATA, "batch": batch, "device": str(device),
-            "params": count_parameters(lambda: setup.build_model(data)), "rounds_per_s": rounds / seconds,
-            "images_per_s": batch * rounds / seconds, "status": run.status}
+            "threads": torch.get_num_threads(), "params": count_parameters(lambda: setup.build_model(data)),
+            "rounds_per_s": rounds / seconds, "images_per_s": batch * rounds / seconds, "status": run.status}
 
 
 def _synchronise(device: torch.device) -> None:
@@ -86,9 +86,10 @@ def run_image_benchmarks(budget: ImageBudget = FULL, log: Callable[[str], None] 
 
 
 def markdown_section(records: list[dict], budget: ImageBudget) -> list[str]:
-    header = ["model", "params", "device", "batch", "rounds/s", "images/s", f"/ {TARGET:,}"]
-    rows = [[r["model"], f"{r['params']:,}", r["device"], str(r["batch"]), f"{r['rounds_per_s']:.1f}",
-             f"{r['images_per_s']:,.0f}", f"{r['images_per_s'] / TARGET:.2f}"] for r in records]
+    header = ["model", "params", "device", "CPU threads", "batch", "rounds/s", "images/s", f"/ {TARGET:,}"]
+    rows = [[r["model"], f"{r['params']:,}", r["device"], str(r["threads"]), str(r["batch"]),
+             f"{r['rounds_per_s']:.1f}", f"{r['images_per_s']:,.0f}", f"{r['images_per_s'] / TARGET:.2f}"]
+            for r in records]
     return [f"{HEADING} ({DATA})", "",
             f"`genmodels/bench/images.py`: each model at its defaults, trained by `Training` for {budget.seconds:g} s "
             f"after {budget.warm_up} untimed rounds; images/s = batch x rounds/s (a GAN's round: its critic "
