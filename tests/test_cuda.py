@@ -42,9 +42,13 @@ def test_a_model_trains_and_scores_on_cuda(data_name, model):
 @needs_cuda
 @pytest.mark.parametrize("model", ["realnvp", "vae", "nsgan", "flow-matching"])
 def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_goes_on_on_the_cpu(model):
-    """The weights come from the run's CPU init stream on any device; a CUDA run's state resumes on a CPU."""
+    """The weights come from the run's CPU init stream on any device; a CUDA run's state resumes on a CPU.
+
+    What starts from the data (a VAE's output bias, the diffusion prior's mean and covariance) is reduced on
+    the run's device, so it agrees to float32 rounding only."""
     on_gpu, on_cpu = training("moons", model, "cuda"), training("moons", model, "cpu")
-    assert all(torch.equal(on_gpu.weights()[k], v) for k, v in on_cpu.weights().items())
+    for k, v in on_cpu.weights().items():
+        torch.testing.assert_close(on_gpu.weights()[k], v)
     assert on_gpu.train(10)
     on_cpu.restore(on_gpu.state())
     assert all(torch.equal(on_gpu.weights()[k], v) for k, v in on_cpu.weights().items())
