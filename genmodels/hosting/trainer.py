@@ -20,7 +20,6 @@ import torch
 
 from ..config import TrainConfig
 from ..data import Dataset
-from ..device import pick_device
 from ..errors import UserError
 from ..models import GenerativeModel
 from ..training.history import History
@@ -51,7 +50,6 @@ class Trainer:
         render: Render | None = None,
     ):
         self.data, self.config = data, config or TrainConfig()
-        self.device = pick_device(device, points=data.dim == 2)
         self.visual_interval, self.limiter = visual_interval, limiter or shared_limiter()
         limits = Limits.from_env()
         self.chunk_seconds = limits.chunk_seconds if chunk_seconds is None else chunk_seconds
@@ -63,7 +61,7 @@ class Trainer:
         self._waiting, self._waiting_lock = 0, threading.Lock()  # controls waiting for the lock: end the block
         self._pending: list[str | None] = []  # single steps asked for: a phase name, or None for a round
         self.last_seen, self._queue_news = time.monotonic(), -math.inf
-        self.training: Training | None = Training(build, data, self.config, self.device)
+        self.training: Training | None = Training(build, data, self.config, device)
         self._fresh_pictures()
 
     def _fresh_pictures(self) -> None:
