@@ -41,8 +41,9 @@ def test_a_model_trains_and_scores_on_cuda(data_name, model):
 
 @needs_cuda
 @pytest.mark.parametrize("model", ["realnvp", "vae", "nsgan", "flow-matching"])
-def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_goes_on_on_the_cpu(model):
-    """The weights come from the run's CPU init stream on any device; a CUDA run's state resumes on a CPU.
+def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_resumes_from_its_cpu_state(model):
+    """The weights come from the run's CPU init stream on any device; a CUDA run's state is CPU copies, and a
+    fresh CUDA run restored from it holds the same weights and goes on.
 
     What starts from the data (a VAE's output bias, the diffusion prior's mean and covariance) is reduced on
     the run's device, so it agrees to float32 rounding only."""
@@ -50,9 +51,12 @@ def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_goes_on_on_the_cpu(mode
     for k, v in on_cpu.weights().items():
         torch.testing.assert_close(on_gpu.weights()[k], v)
     assert on_gpu.train(10)
-    on_cpu.restore(on_gpu.state())
-    assert all(torch.equal(on_gpu.weights()[k], v) for k, v in on_cpu.weights().items())
-    assert on_cpu.train(5) and on_cpu.step == 15
+    state = on_gpu.state()
+    assert all(v.device.type == "cpu" for v in state["weights"].values())
+    resumed = training("moons", model, "cuda")
+    resumed.restore(state)
+    assert all(torch.equal(resumed.weights()[k], v) for k, v in on_gpu.weights().items())
+    assert resumed.train(5) and resumed.step == 15
 
 
 @needs_cuda
