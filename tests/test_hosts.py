@@ -9,6 +9,7 @@ import pickle
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,6 +154,9 @@ class RecordedHost:
         self.calls.append((method, args[0] if args and method != "poll" else None))
         return getattr(self.host, method)(*args)
 
+    def started(self):
+        self.host.ready()
+
     def stop(self):
         pass
 
@@ -164,7 +168,8 @@ def test_every_host_warms_up_with_one_run_before_it_serves_even_a_replacement():
     pool = Pool(lambda i: hosts.append(RecordedHost()) or hosts[-1], 2)
     try:
         pool.warm(RunSpec(small(), visual_interval=0.25))
-        pool.lost(pool._links[0])  # its replacement warms before its first poll
+        pool.lost(pool._links[0])  # its replacement starts in the background and warms before its first poll
+        wait_for(lambda: pool.hosts == 2, what="the replacement host")
         assert len(hosts) == 3
         for host in hosts:
             warmed = lambda h=host: any(c == ("close", r) for m, r in h.calls if m == "open" for c in h.calls)  # noqa: E731
@@ -174,6 +179,34 @@ def test_every_host_warms_up_with_one_run_before_it_serves_even_a_replacement():
         assert hosts[2].calls[0] == ("open", run_id)  # the replacement: before its first poll
     finally:
         pool.shutdown()
+
+
+def test_a_lost_hosts_runs_resume_at_once_while_its_replacement_is_still_starting():
+    """A replacement may need READY_TIMEOUT to start, or find no room at all (a lost Ray node's CPUs): its
+    runs must not wait for it, nor must new pages. A replacement that starts after shutdown is stopped."""
+    starting, stopped = threading.Event(), []
+
+    def make(i):
+        host = RecordedHost()
+        if i == 2:  # the replacement
+            host.started = lambda: starting.wait(timeout=120)
+        host.stop = lambda: stopped.append(i)
+        return host
+
+    pool = Pool(make, 2)
+    try:
+        handle = RunHandle(pool, spec_for(small(), None))
+        doomed = handle.link
+        pool.lost(doomed)
+        assert handle.link is not doomed and handle.link in pool._links and handle.snapshot().status == "ready"
+        other = RunHandle(pool, spec_for(small(), None))  # a new page opens on the live host meanwhile
+        assert other.link is handle.link and pool.hosts == 1
+    finally:
+        pool.shutdown()
+    assert 2 in stopped  # stopped while starting
+    starting.set()  # it answers after all: stopped again, never added
+    wait_for(lambda: stopped.count(2) == 2, what="the late replacement to be stopped")
+    assert pool.hosts == 0
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +268,8 @@ def test_killing_a_host_resumes_its_runs_elsewhere_from_their_last_state(pool):
         assert saved > 0  # from a state it had sent, not from scratch
         wait_for(lambda h=h: h.heartbeat() or h.snapshot().step > before[h.id], what="training to go on")
         assert h.snapshot().status in ("running", "queued")
-    assert doomed not in pool._links and pool.hosts == 2  # replaced
+    assert doomed not in pool._links
+    wait_for(lambda: pool.hosts == 2, what="the replacement host")
     for h in handles:
         h.close()
 

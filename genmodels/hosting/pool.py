@@ -3,7 +3,8 @@
 A new run opens on the live host with the fewest runs. One pump thread per host brings the news
 of all its runs in one call every POLL_SECONDS (snapshots down; heartbeats up; now and then a
 state to resume from), so a page's refresh reads memory and never waits for a host. A host that
-dies is replaced, and each of its runs reopens on a live host from the last state it sent.
+dies is replaced in the background, and each of its runs reopens at once on a live host from the
+last state it sent.
 
 Hosts are worker processes of this machine (`processes.py`, GENMODELS_HOSTS of them, one per
 core by default) or, with GENMODELS_RAY_ADDRESS set, Ray actors on a cluster (`ray_hosts.py`).
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class HostProxy(Protocol):
+    """A host as the pool sees it: made at once, it starts in the background until `started` returns."""
+
+    def started(self) -> None: ...  # waits until the host answers; HostLost if it never does
     def call(self, method: str, *args, timeout: float = ...): ...
     def stop(self) -> None: ...
 
@@ -91,8 +95,10 @@ class Pool:
         self._links: list[Link] = []
         self._where: dict[str, Link] = {}  # run id -> the link it is on
         self.warm_spec: RunSpec | None = None  # what each new host opens once before serving (`warm`)
-        for _ in range(size):
-            self._add_host()
+        self._starting: list[HostProxy] = []  # made, not yet answering (`started`)
+        self._closed = False  # shut down: a host that finishes starting now is stopped, not added
+        for host in [self._new_host() for _ in range(size)]:  # all start at once
+            self._join(host)
 
     @property
     def hosts(self) -> int:
@@ -147,8 +153,11 @@ class Pool:
                 return
             link.alive = False
             self._links.remove(link)
-            moved = list(link.handles.values())
+            moved, alone = list(link.handles.values()), not self._links
+        if alone:  # nowhere else to resume: wait for the replacement
             self._add_host()
+        else:  # a replacement may take READY_TIMEOUT to start, or find no room (a Ray node lost): never wait for it
+            threading.Thread(target=self._add_host, daemon=True, name="genmodels-replace").start()
         log.warning("a training host stopped; resuming its %d runs on the others", len(moved))
         try:
             link.host.stop()
@@ -161,15 +170,38 @@ class Pool:
             link.moved.set()
 
     def _add_host(self) -> None:
+        self._join(self._new_host())
+
+    def _new_host(self) -> HostProxy:
+        """The next host, made at once; it starts in the background."""
+        with self._lock:
+            host, self._made = self._make(self._made), self._made + 1
+            self._starting.append(host)
+        return host
+
+    def _join(self, host: HostProxy) -> None:
+        """Serve from `host` once it answers. The wait is outside the lock (pages open runs meanwhile); a
+        shutdown meanwhile stops it."""
         try:
-            self._links.append(Link(self, self._make(self._made)))
+            host.started()
         except HostLost as e:  # e.g. no Ray node has room for one now: the live hosts take the runs
             log.warning("could not start a training host: %s", e)
-        self._made += 1
+            return
+        finally:
+            with self._lock:
+                self._starting.remove(host)
+        with self._lock:
+            if not self._closed:
+                self._links.append(Link(self, host))
+                return
+        host.stop()
 
     def shutdown(self) -> None:
         with self._lock:
-            links, self._links = self._links, []
+            links, self._links, self._closed = self._links, [], True
+            starting = list(self._starting)
+        for host in starting:
+            host.stop()
         for link in links:
             link.alive = False
             link.host.stop()

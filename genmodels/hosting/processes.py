@@ -102,6 +102,10 @@ class ProcessHost:
             raise value
         return value
 
+    def started(self) -> None:
+        """Wait for the worker to connect and answer; HostLost if it does not within START_TIMEOUT."""
+        self.call("ready")
+
     def stop(self) -> None:
         """End the worker (it is lost: `call` raises HostLost from now on)."""
         self.process.kill()

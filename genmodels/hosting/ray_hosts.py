@@ -41,10 +41,14 @@ class RayHost:
         actor = ray.remote(Host).options(name=self.name, get_if_exists=True, lifetime="detached", num_cpus=1,
                                          num_gpus=gpus, max_restarts=0, max_concurrency=4)
         self.actor = actor.remote(**options)
+        self.where: dict = {}
+
+    def started(self) -> None:
+        """Wait for the actor to answer (`where` it runs); HostLost if no node has room for it in READY_TIMEOUT."""
         try:
             self.where = self.call("ready", timeout=READY_TIMEOUT)
         except HostLost:
-            self.stop()  # no node has room for it now: do not leave it pending
+            self.stop()  # do not leave it pending
             raise
 
     def call(self, method: str, *args, timeout: float = CALL_TIMEOUT):
