@@ -19,7 +19,9 @@ KEYS = {"model", "data", "batch", "threads", "steps_per_s", "ui_ratio", "time_to
 
 @pytest.fixture(scope="module")
 def records():
-    return bench.run_benchmarks(TINY, log=lambda line: None)
+    with pytest.MonkeyPatch.context() as env:  # visuals as often as the page asks: the UI rate's wait is short
+        env.setenv("GENMODELS_LIVE_SHARE", "1")
+        return bench.run_benchmarks(TINY, log=lambda line: None)
 
 
 def test_records_have_the_promised_keys_and_types(records):
@@ -179,7 +181,7 @@ def test_the_step_profile_counts_operators_and_ours_dispatches_fewer_than_the_pl
     """Operator counts do not depend on timing: ours fuses s and t and uses a fused Adam."""
     from genmodels.bench import profile
 
-    out = profile.profiles("moons")
+    out = profile.profiles("moons", steps=2)
     assert set(out) == {"genmodels", *(p.library for p in peers.available() if p.speed)}
     for p in out.values():
         assert p["ops_per_step"] > 0 and 0 < p["matmul_share"] < 1 and p["most_frequent"]

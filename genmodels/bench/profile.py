@@ -44,16 +44,17 @@ def step_profile(run: Callable[[int], object], steps: int = STEPS) -> dict:
             "most_frequent": [(name, n / steps) for name, n in counts.most_common(8)]}
 
 
-def profiles(data_name: str) -> dict[str, dict]:
-    """Our RealNVP and each available peer RealNVP, at our defaults and the benchmark's batch for the data."""
+def profiles(data_name: str, steps: int = STEPS) -> dict[str, dict]:
+    """Our RealNVP and each available peer RealNVP, at our defaults and the benchmark's batch for the data,
+    over `steps` profiled steps each."""
     torch.set_num_threads(1)
     data, batch = load_dataset(data_name), SPEED_DATA[data_name]
     ours = Training(lambda: Setup(model="realnvp").build_model(data), data,
                     TrainConfig(steps=1_000_000, batch_size=batch), device="cpu")
-    out = {"genmodels": step_profile(ours.train)}
+    out = {"genmodels": step_profile(ours.train, steps)}
     for peer in [p for p in peers.available() if p.speed]:
         loop = peers.OwnLoop(peer, RealNVPConfig(), data, batch, torch.device("cpu"))
-        out[peer.library] = step_profile(loop.run)
+        out[peer.library] = step_profile(loop.run, steps)
     return out
 
 
