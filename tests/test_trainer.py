@@ -178,13 +178,13 @@ def test_visuals_come_with_the_snapshot():
 @pytest.mark.parametrize(("live_share", "fresh_visuals"), [(1e12, True), (1e-12, False)])
 def test_the_cost_of_visuals_spaces_them(monkeypatch, live_share, fresh_visuals):
     """With no interval and a share so large that visuals cost nothing of it, they come after every chunk.
-    With a share so small that any cost is a budget of hours of training, the first visuals (of step 0,
-    made with the trainer) are the last until the run's end."""
+    With a share so small that any cost is a budget of hours of training, the first trained visuals (step 1)
+    are the last until the run's end: those of step 0, made with the trainer before it trains, are free."""
     monkeypatch.setenv("GENMODELS_LIVE_SHARE", str(live_share))
     t = trainer(visual_interval=0.0, chunk_seconds=0.0)  # one step per chunk
     drawn = []
     t.run(5, on_chunk=lambda snap: drawn.append(snap.visuals_step))
-    assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [0, 0, 0, 0])
+    assert drawn[:-1] == ([1, 2, 3, 4] if fresh_visuals else [1, 1, 1, 1])
     assert drawn[-1] == 5  # a run's end always brings fresh visuals
 
 

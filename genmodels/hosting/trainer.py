@@ -108,6 +108,9 @@ class Trainer:
         Visuals are due `visual_interval` seconds after the last ones began, or later when they are slow:
         computing them takes at most `live_share` of the time the run spent training, whatever the model and
         machine, and however long it waited for its turn (a queued run's turns are not spent on pictures).
+        The pictures of a run that has not trained yet are free: its first trained ones come `visual_interval`
+        into its training, as a lecturer pressing Train expects, not after the cost of the first ones
+        (lazy set-up included) divided by `live_share`.
         """
         t, now = self.training, time.monotonic()
         if visuals is None:
@@ -117,7 +120,7 @@ class Trainer:
             self._visuals, self._visuals_step = self._pictured(t.visuals()), t.step
             cost = time.monotonic() - now
             self._visual_due = now + (self.visual_interval or 0)
-            self._budget_due = self._trained_s + cost / self.live_share
+            self._budget_due = self._trained_s + cost / self.live_share if self._trained_s > 0 else -math.inf
             self.timeline.add(Frame(t.step, self._visuals))
         self._snapshot = t.snapshot(visuals=self._visuals, visuals_step=self._visuals_step, steps_per_s=self._rate,
                                     queue_position=self.limiter.position(self), timeline=self.timeline.frames())
