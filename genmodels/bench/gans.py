@@ -68,6 +68,8 @@ ABLATIONS = (  # what each change to the best objective's defaults does
     ("r1 1", (("r1", "1"),)),
     ("width 64", (("g_hidden", "64"), ("d_hidden", "64"))),
     ("width 64, depth 2", (("g_hidden", "64"), ("d_hidden", "64"), ("depth", "2"))),  # ring8 96% hq in 60 s
+    ("width 64, depth 2, Adam β (0, 0.99)",  # and grid25's 25 modes on every seed
+     (("g_hidden", "64"), ("d_hidden", "64"), ("depth", "2"), ("beta1", "0"), ("beta2", "0.99"))),
 )
 
 
