@@ -62,6 +62,26 @@ def test_a_run_resumed_from_its_state_goes_on_exactly_as_if_never_stopped(model)
         np.testing.assert_array_equal(v, second.history.arrays()[k])
 
 
+def test_a_state_whose_generator_is_of_another_device_resumes_on_a_stream_from_its_seed_and_step():
+    """A CUDA generator's state (16 bytes: seed and offset) does not fit a CPU generator: the run goes on
+    with its weights from a stream seeded by (seed, step), the same for every such resume (and two runs
+    restored from one state share none of its tensors)."""
+    setup = small("gan")
+    data = load_dataset("moons", 0)
+    make = lambda: Training(lambda: setup.build_model(data), data, setup.train, device="cpu")  # noqa: E731
+    first = make()
+    first.run(20)
+    state = {**first.state(), "rng": torch.zeros(16, dtype=torch.uint8)}
+    resumed = [make() for _ in range(2)]
+    for r in resumed:
+        r.restore(state)
+        assert r.step == 20 and all(torch.equal(v, first.weights()[k]) for k, v in r.weights().items())
+        r.run(10)
+    assert all(torch.equal(v, resumed[1].weights()[k]) for k, v in resumed[0].weights().items())
+    first.run(10)  # its own stream: other batches, other weights
+    assert not all(torch.equal(v, first.weights()[k]) for k, v in resumed[0].weights().items())
+
+
 def test_a_host_reports_news_once_with_the_replay_timeline_only_while_idle():
     host = Host()
     update = host.open("a", RunSpec(small(), visual_interval=0.0))

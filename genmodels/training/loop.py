@@ -9,6 +9,7 @@ records depends on the steps taken alone, however they were split into blocks.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
@@ -23,7 +24,7 @@ from ..evaluation.theory import BESIDE_VISUALS
 from ..models import GenerativeModel
 from .compiled import CompiledLoss
 from .history import History
-from .rng import Streams, building_with
+from .rng import Streams, building_with, resumed_seed
 from .snapshot import Snapshot, frozen
 from .stopping import conditions
 
@@ -280,11 +281,19 @@ class Training:
                 "armed": list(self._armed)}
 
     def restore(self, state: dict) -> None:
-        """Go on from `state()` taken from a run of the same setup; status paused."""
+        """Go on from `state()` taken from a run of the same setup; status paused.
+
+        A generator's state fits only a generator of its device. A run saved on a GPU and resumed where
+        there is none (a Ray cluster of GPU and CPU-only nodes) draws on from a stream seeded by its seed
+        and step (`rng.resumed_seed`): the same for every such resume, not the stream it would have had.
+        """
         self.model.load_state_dict(state["weights"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        for name, opt in self.optimizers.items():  # a copy: torch's optimisers keep the tensors they are given
+            opt.load_state_dict(copy.deepcopy(state["optimizers"][name]))
         self.step, self.status, self.message = state["step"], "paused", ""
         self.history = History.from_state(state["history"], state["step"], self.history.capacity)
-        self.batches.set_state(state["rng"])
+        try:
+            self.batches.set_state(state["rng"])
+        except RuntimeError:  # the state of another device's generator
+            self.batches.manual_seed(resumed_seed(self.config.seed, state["step"]))
         self._first_loss, self._armed = dict(state["first_loss"]), list(state["armed"])

@@ -65,3 +65,7 @@ class Streams:
         init_seed, torch_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
         return cls(torch.Generator().manual_seed(init_seed), torch.Generator(device=device).manual_seed(torch_seed))
 
+
+def resumed_seed(seed: int, step: int) -> int:
+    """The seed of a run's stream from `step` on, where its own stream's state cannot travel (another device)."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
