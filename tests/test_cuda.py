@@ -43,7 +43,7 @@ def test_a_model_trains_and_scores_on_cuda(data_name, model):
 @pytest.mark.parametrize("model", ["realnvp", "vae", "nsgan", "flow-matching"])
 def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_resumes_from_its_cpu_state(model):
     """The weights come from the run's CPU init stream on any device; a CUDA run's state is CPU copies, and a
-    fresh CUDA run restored from it holds the same weights and goes on.
+    fresh run restored from it, on CUDA or on the CPU, holds the same weights and goes on.
 
     What starts from the data (a VAE's output bias, the diffusion prior's mean and covariance) is reduced on
     the run's device, so it agrees to float32 rounding only."""
@@ -53,10 +53,11 @@ def test_a_cuda_run_starts_from_the_cpu_runs_weights_and_resumes_from_its_cpu_st
     assert on_gpu.train(10)
     state = on_gpu.state()
     assert all(v.device.type == "cpu" for v in state["weights"].values())
-    resumed = training("moons", model, "cuda")
-    resumed.restore(state)
-    assert all(torch.equal(resumed.weights()[k], v) for k, v in on_gpu.weights().items())
-    assert resumed.train(5) and resumed.step == 15
+    for device in ("cuda", "cpu"):  # a GPU node, or a Ray node without one (its batches: a stream of seed and step)
+        resumed = training("moons", model, device)
+        resumed.restore(state)
+        assert all(torch.equal(resumed.weights()[k], v) for k, v in on_gpu.weights().items())
+        assert resumed.train(5) and resumed.step == 15
 
 
 @needs_cuda
